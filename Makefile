@@ -1,0 +1,37 @@
+# Every target bootstraps .venv itself: `make run` and `make test` work on a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: venv run demo test lint bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# The whole pipeline on this machine against Binance's live stream.
+run: venv
+	$(BIN)/cryptotrades run
+
+# The same pipeline on bundled real trades, for a machine with no internet.
+demo: venv
+	$(BIN)/cryptotrades run --replay data/demo/BTCUSDT-aggTrades-2026-01-01_first5000rows.csv --speed 0
+
+test: venv
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: venv
+	$(BIN)/python bench/aggregate.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache cdk.out data/onebox

@@ -1,0 +1,21 @@
+-- SQLite twin of sql/mysql/002: decimals as exact TEXT, TIME as 'YYYY-MM-DD HH:MM:SS' UTC.
+CREATE TABLE IF NOT EXISTS trade_minutes (
+    symbol            TEXT    NOT NULL,
+    TIME              TEXT    NOT NULL,
+    TOTAL_COUNT_BUY   INTEGER NOT NULL,
+    TOTAL_COUNT_SELL  INTEGER NOT NULL,
+    TOTAL_BTC_BUY     TEXT    NOT NULL,
+    TOTAL_BTC_SELL    TEXT    NOT NULL,
+    TOTAL_USD_BUY     TEXT    NOT NULL,
+    TOTAL_USD_SELL    TEXT    NOT NULL,
+    TRADES_BUY        INTEGER NOT NULL,
+    TRADES_SELL       INTEGER NOT NULL,
+    PRICE_OPEN        TEXT    NOT NULL,
+    PRICE_HIGH        TEXT    NOT NULL,
+    PRICE_LOW         TEXT    NOT NULL,
+    PRICE_CLOSE       TEXT    NOT NULL,
+    FIRST_AGG_ID      INTEGER NOT NULL,
+    LAST_AGG_ID       INTEGER NOT NULL,
+    PRIMARY KEY (symbol, TIME)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS trade_minutes_by_time ON trade_minutes (TIME);

@@ -1,0 +1,6 @@
+"""Shared test setup. Fixtures that need servers live in tests/fixtures/, one module per kind."""
+
+pytest_plugins = [
+    "tests.fixtures.data",
+    "tests.fixtures.servers",
+]
