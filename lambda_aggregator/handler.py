@@ -52,10 +52,12 @@ def s3_client() -> Any:
 
 
 def store() -> Store:
-    """The warm connection, reconnected if the server dropped it while the function slept."""
+    """The warm connection, replaced if the server dropped it while the function slept."""
     current = _clients.get("store")
-    if isinstance(current, MySqlStore):
-        current.ping()
+    if isinstance(current, MySqlStore) and not current.is_alive():
+        logger.info("the database closed the warm connection; opening a new one")
+        current.close()
+        current = None
     if current is None:
         current = _clients["store"] = open_configured_store(settings())
     return current

@@ -414,9 +414,17 @@ class MySqlStore(Store):
             raise StoreError(f"cannot connect to {where}: {exc}") from exc
         return cls(connection, where)
 
-    def ping(self) -> None:
-        """Reconnect if the server closed an idle connection (a warm Lambda's case)."""
-        self.connection.ping(reconnect=True)
+    def close(self) -> None:
+        if self.connection.open:  # a connection the server dropped is closed already
+            self.connection.close()
+
+    def is_alive(self) -> bool:
+        """Whether the server still holds this connection (a warm Lambda's may have been closed)."""
+        try:
+            self.connection.ping(reconnect=False)
+        except pymysql.MySQLError:
+            return False
+        return True
 
     def _sql(self, statement: str) -> str:
         return statement.replace("?", "%s")
