@@ -21,7 +21,7 @@ WIRE_NAMES = {
 }
 
 
-class AggTrade(msgspec.Struct, frozen=True, gc=False, rename=WIRE_NAMES):
+class AggTrade(msgspec.Struct, frozen=True, gc=False, rename=WIRE_NAMES, tag_field="e", tag="aggTrade"):
     """One aggregate trade: the fills of one taker order at one price.
 
     Example wire event (``btcusdt@aggTrade``)::
@@ -31,6 +31,9 @@ class AggTrade(msgspec.Struct, frozen=True, gc=False, rename=WIRE_NAMES):
 
     ``is_buyer_maker`` (``m``) true means the resting order was the buy, so the taker
     sold: we count that trade as a SELL, as Binance's klines do.
+
+    Decoding checks the event type ``e`` when present (any other type is an error) and
+    ignores the fields we do not keep (``E``, ``M``).
     """
 
     symbol: str

@@ -9,6 +9,7 @@ with or without header. CSV rows carry no symbol: it comes from Binance's file n
 from __future__ import annotations
 
 import gzip
+import itertools
 import re
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from binance.errors import BadLineError, UnreadableFileError
 from binance.events import AggTrade
-from binance.parse import parse_csv_row, parse_event
+from binance.parse import parse_csv_row, parse_event, parse_event_batch
 
 _DATA_FILE_NAME = re.compile(
     r"^(?P<symbol>[A-Z0-9]+)-(?P<kind>aggTrades|trades|\d+[smhdwM])-(?P<period>\d{4}-\d{2}(?:-\d{2})?)"
@@ -65,7 +66,11 @@ def describe_file_name(path: str | Path) -> FileName | None:
 
 def parse_ndjson(data: bytes, source: str = "<bytes>") -> Parsed:
     """Parse newline-delimited aggTrade events, such as one S3 object written by Vector."""
-    return _parse_event_lines(_numbered(data.split(b"\n")), source)
+    try:
+        trades = parse_event_batch(data)  # all good: one decoder call for the whole object
+    except BadLineError:
+        return _parse_event_lines(data.split(b"\n"), source)  # find each bad line and why
+    return Parsed(source=source, trades=trades, lines=len(trades))
 
 
 def read_trades(path: str | Path, symbol: str | None = None) -> Parsed:
@@ -75,12 +80,16 @@ def read_trades(path: str | Path, symbol: str | None = None) -> Parsed:
     events, which carry their own.
     """
     path = Path(path)
-    lines = _numbered(iter_lines(path))
-    first = next(lines, None)
-    if first is None:
+    lines = iter_lines(path)
+    head: list[bytes] = []
+    for line in lines:  # the first line with something on it tells the format
+        head.append(line)
+        if line.strip():
+            break
+    if not head or not head[-1].strip():
         return Parsed(source=str(path))
-    restored = _chain([first], lines)
-    if first[1].lstrip().startswith(b"{"):
+    restored = itertools.chain(head, lines)
+    if head[-1].lstrip().startswith(b"{"):
         return _parse_event_lines(restored, str(path))
     if symbol is None:
         named = describe_file_name(path)
@@ -111,36 +120,28 @@ def iter_lines(path: Path) -> Iterator[bytes]:
             yield from stream
 
 
-def _numbered(lines: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
-    """Number lines from 1 and drop blank ones (a trailing newline makes one)."""
-    for number, line in enumerate(lines, 1):
-        stripped = line.rstrip(b"\r\n")
-        if stripped.strip():
-            yield number, stripped
-
-
-def _chain(head: list[tuple[int, bytes]], tail: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, bytes]]:
-    yield from head
-    yield from tail
-
-
-def _parse_event_lines(lines: Iterable[tuple[int, bytes]], source: str) -> Parsed:
+def _parse_event_lines(lines: Iterable[bytes], source: str) -> Parsed:
+    # The hot loop of the aggregator: JSON allows the trailing "\r\n", so lines go to the
+    # parser as they are, and only a failing line is looked at twice.
     parsed = Parsed(source=source)
-    trades, rejects = parsed.trades, parsed.rejects
-    for number, line in lines:
+    add, rejects = parsed.trades.append, parsed.rejects
+    for number, line in enumerate(lines, 1):
         try:
-            trades.append(parse_event(line))
+            add(parse_event(line))
         except BadLineError as exc:
-            rejects.append(Rejected(number, str(exc), line.decode("utf-8", "replace")))
-    parsed.lines = len(trades) + len(rejects)
+            if line.strip():  # a blank line (a trailing newline makes one) is not data
+                rejects.append(Rejected(number, str(exc), line.rstrip(b"\r\n").decode("utf-8", "replace")))
+    parsed.lines = len(parsed.trades) + len(rejects)
     return parsed
 
 
-def _parse_csv_lines(lines: Iterable[tuple[int, bytes]], symbol: str, source: str) -> Parsed:
+def _parse_csv_lines(lines: Iterable[bytes], symbol: str, source: str) -> Parsed:
     parsed = Parsed(source=source)
     trades, rejects = parsed.trades, parsed.rejects
-    for number, line in lines:
-        text = line.decode("utf-8", "replace")
+    for number, line in enumerate(lines, 1):
+        text = line.decode("utf-8", "replace").rstrip("\r\n")
+        if not text.strip():
+            continue
         fields = text.split(",")
         if number == 1 and fields[0].strip().lstrip("\ufeff") == "agg_trade_id":
             continue  # the header of newer futures files

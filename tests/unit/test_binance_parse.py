@@ -60,6 +60,12 @@ def test_text_with_spaces_and_other_key_order_parses_the_same():
     assert parse_event(spaced) == FIRST_TRADE
 
 
+def test_the_event_type_may_be_left_out_but_not_be_another():
+    assert parse_event(event(e=...)) == FIRST_TRADE
+    with pytest.raises(BadLineError, match="unknown event type 'trade'"):
+        parse_event(event(e="trade", a=1))
+
+
 def test_microsecond_times_become_milliseconds():
     assert parse_event(event(T=1767225600039409)).trade_time == 1767225600039
 
@@ -78,7 +84,6 @@ def test_a_json_number_price_is_read_exactly_from_its_text():
         (b'{"e":"aggTrade",', "invalid JSON"),
         (b"[1, 2]", "expected a JSON object, got list"),
         (event(e="trade"), "unknown event type 'trade'"),
-        (event(e=...), "missing field 'e'"),
         (event(q=...), "missing required field 'q' (qty)"),
         (event(a="3800397495"), "Expected `int`, got `str` - at field 'a' (agg_id)"),
         (event(m="true"), "Expected `bool`, got `str` - at field 'm' (is_buyer_maker)"),
