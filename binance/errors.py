@@ -15,3 +15,11 @@ class BadLineError(BinanceError):
 
 class UnreadableFileError(BinanceError):
     """A whole file cannot be read: unknown compression, empty archive, unknown symbol."""
+
+
+class RestError(BinanceError):
+    """Binance's REST API answered something unusable (the message quotes what and where)."""
+
+
+class RestUnreachableError(RestError):
+    """The REST API could not be reached, or the connection broke mid-answer: worth retrying."""

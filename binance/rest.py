@@ -1,0 +1,224 @@
+"""Binance's REST ``GET /api/v3/aggTrades``: request paths, answers, and their parsing.
+
+Facts (Binance spot REST documentation):
+
+- Parameters ``symbol``, ``fromId``, ``startTime``, ``endTime``, ``limit`` (default 500,
+  at most 1000); request weight 4; an IP may spend 6000 weight a minute, and every answer
+  says how much it has used in ``X-MBX-USED-WEIGHT-1M``.
+- Over the limit the answer is 429 with ``Retry-After`` (seconds); a client that keeps
+  going after 429s is banned with 418 (``Retry-After`` again). Binance answers 451 to
+  addresses in the United States.
+- An item has no event type, event time or symbol::
+
+      {"a":26129,"p":"0.01633102","q":"4.70443515","f":27781,"l":27781,"T":1498793709153,"m":true,"M":true}
+
+  `event_from_rest` turns it into the WebSocket event shape by writing ``"e"``, ``"E"``
+  (the trade time: the event time of a trade read later is unknown) and ``"s"`` in front
+  of Binance's own bytes, so prices and quantities keep the exact text Binance sent.
+
+Everything here is pure except `RestClient`, the HTTP call at the edge.
+"""
+
+from __future__ import annotations
+
+import enum
+import http.client
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import NamedTuple
+from urllib.parse import urlencode, urlsplit
+
+import msgspec
+
+from binance.errors import BadLineError, RestError, RestUnreachableError
+from binance.events import AggTrade
+from binance.parse import parse_event
+
+AGG_TRADES_PATH = "/api/v3/aggTrades"
+MAX_LIMIT = 1000
+REQUEST_WEIGHT = 4
+WEIGHT_LIMIT_PER_MINUTE = 6000
+USED_WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1M"
+RETRY_AFTER_HEADER = "Retry-After"
+
+
+def agg_trades_path(symbol: str, from_id: int | None = None, limit: int = MAX_LIMIT) -> str:
+    """The path and query of one request: ``/api/v3/aggTrades?symbol=BTCUSDT&fromId=5&limit=1000``."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise RestError(f"limit {limit} is outside 1..{MAX_LIMIT}")
+    params: dict[str, str | int] = {"symbol": symbol}
+    if from_id is not None:
+        if from_id < 0:
+            raise RestError(f"fromId {from_id} is negative")
+        params["fromId"] = from_id
+    params["limit"] = limit
+    return f"{AGG_TRADES_PATH}?{urlencode(params)}"
+
+
+class AnswerKind(enum.Enum):
+    OK = "ok"
+    RATE_LIMITED = "rate limited"  # 429: wait Retry-After, then go on
+    BANNED = "banned"  # 418: the IP is banned for Retry-After seconds
+    UNAVAILABLE = "unavailable"  # 5xx: Binance's side; retry with backoff
+    REFUSED = "refused"  # any other 4xx (bad symbol, 403 firewall, 451 region): retrying will not help
+
+
+def answer_kind(status: int) -> AnswerKind:
+    if 200 <= status < 300:
+        return AnswerKind.OK
+    if status == 429:
+        return AnswerKind.RATE_LIMITED
+    if status == 418:
+        return AnswerKind.BANNED
+    if status >= 500:
+        return AnswerKind.UNAVAILABLE
+    return AnswerKind.REFUSED
+
+
+@dataclass(frozen=True, slots=True)
+class RestAnswer:
+    """One HTTP answer, reduced to what the caller decides on."""
+
+    status: int
+    body: bytes
+    retry_after: float | None  # seconds, from Retry-After
+    used_weight: int | None  # from X-MBX-USED-WEIGHT-1M
+
+    @property
+    def kind(self) -> AnswerKind:
+        return answer_kind(self.status)
+
+    def describe(self) -> str:
+        """Status and the start of the body, for a log line or an error message."""
+        text = self.body[:200].decode("utf-8", "replace")
+        return f"HTTP {self.status}: {text}"
+
+
+def retry_after_seconds(value: str | None, now: float) -> float | None:
+    """``Retry-After`` as seconds from ``now`` (epoch seconds): a number, or an HTTP date."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(text).timestamp() - now)
+    except (TypeError, ValueError):
+        return None
+
+
+def read_answer(status: int, headers: Mapping[str, str], body: bytes, now: float) -> RestAnswer:
+    lowered = {name.lower(): value for name, value in headers.items()}  # header names ignore case
+    weight = lowered.get(USED_WEIGHT_HEADER.lower())
+    retry = lowered.get(RETRY_AFTER_HEADER.lower())
+    return RestAnswer(
+        status=status,
+        body=body,
+        retry_after=retry_after_seconds(retry, now),
+        used_weight=int(weight) if weight and weight.strip().isdigit() else None,
+    )
+
+
+class RestTrade(NamedTuple):
+    trade: AggTrade
+    event: bytes  # the trade in the WebSocket event shape (see `event_from_rest`)
+
+
+class _TradeTime(msgspec.Struct):
+    T: int  # Binance's name for the trade time
+
+
+_ITEMS = msgspec.json.Decoder(list[msgspec.Raw])
+_TRADE_TIME = msgspec.json.Decoder(_TradeTime)
+
+
+def event_from_rest(item: bytes, symbol: str) -> bytes:
+    """A REST item as the WebSocket event of the same trade (Binance's bytes kept, see above)."""
+    body = item.strip()
+    if not body.startswith(b"{") or body == b"{}":
+        raise BadLineError(f"expected a non-empty JSON object, got {body[:80]!r}")
+    try:
+        trade_time = _TRADE_TIME.decode(body).T
+    except msgspec.MsgspecError as exc:
+        raise BadLineError(f"no trade time: {exc}") from exc
+    return b'{"e":"aggTrade","E":%d,"s":"%s",' % (trade_time, symbol.encode()) + body[1:]
+
+
+def parse_agg_trades(body: bytes, symbol: str) -> list[RestTrade]:
+    """Every trade of one aggTrades answer, in the order given; `RestError` names a bad item."""
+    try:
+        items = _ITEMS.decode(body)
+    except msgspec.MsgspecError as exc:
+        raise RestError(f"aggTrades answer for {symbol} is not a JSON array: {body[:200]!r} ({exc})") from exc
+    trades = []
+    for index, raw in enumerate(items):
+        try:
+            event = event_from_rest(bytes(raw), symbol)
+            trades.append(RestTrade(parse_event(event), event))
+        except BadLineError as exc:
+            raise RestError(f"aggTrades answer for {symbol}, item {index}: {exc}") from exc
+    return trades
+
+
+def rest_json(trades: list[AggTrade]) -> bytes:
+    """Trades as the REST API lists them (for fakes and tests)."""
+    return (
+        b"["
+        + b",".join(
+            (
+                f'{{"a":{t.agg_id},"p":"{t.price:.8f}","q":"{t.qty:.8f}","f":{t.first_trade_id},'
+                f'"l":{t.last_trade_id},"T":{t.trade_time},"m":{"true" if t.is_buyer_maker else "false"},'
+                '"M":true}'
+            ).encode()
+            for t in trades
+        )
+        + b"]"
+    )
+
+
+class RestClient:
+    """One kept-alive HTTP(S) connection to a REST base URL; blocking, for a worker thread.
+
+    Not thread-safe: one caller at a time (the producer backfills one range after another).
+    """
+
+    def __init__(self, base_url: str, timeout: float, user_agent: str = "cryptotrades-producer") -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise RestError(f"REST base URL {base_url!r}: expected http(s)://host[:port]")
+        self._https = parts.scheme == "https"
+        self._host = parts.hostname
+        self._port = parts.port
+        self._prefix = parts.path.rstrip("/")
+        self._timeout = timeout
+        self._headers = {"User-Agent": user_agent, "Accept": "application/json"}
+        self._connection: http.client.HTTPConnection | None = None
+        self.base_url = base_url
+
+    def get(self, path: str, now: float) -> RestAnswer:
+        """GET ``path`` (with its query); `RestUnreachableError` if no answer came back."""
+        connection = self._connect()
+        try:
+            connection.request("GET", self._prefix + path, headers=self._headers)
+            response = connection.getresponse()
+            body = response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            self.close()
+            raise RestUnreachableError(f"GET {self.base_url}{path}: {exc!r}") from exc
+        if response.will_close:
+            self.close()
+        return read_answer(response.status, dict(response.getheaders()), body, now)
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def _connect(self) -> http.client.HTTPConnection:
+        if self._connection is None:
+            kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+            self._connection = kind(self._host, self._port, timeout=self._timeout)
+        return self._connection
