@@ -104,18 +104,7 @@ def process_object(ref: ObjectRef, s3: Any, target: Store, quarantine_prefix: st
     result = target.ingest(
         ref, parsed.trades, lines=parsed.lines, rejected=len(parsed.rejects), quarantine_key=quarantine_key
     )
-    logger.info(
-        "object processed",
-        extra={
-            "etag": ref.etag,
-            "lines": result.lines,
-            "accepted": result.accepted,
-            "rejected": result.rejected,
-            "duplicates": result.duplicates,
-            "minutes": result.minutes,
-            "redelivered": result.redelivered,
-        },
-    )
+    logger.info("object processed", extra=_summary(result))
     return result
 
 
