@@ -1,0 +1,110 @@
+"""The embedded S3 and SQS: moto in server mode on 127.0.0.1, and the bucket's wiring.
+
+``python -m onebox.aws_endpoint --state-dir DIR`` serves the real S3 and SQS HTTP APIs on a
+free port and writes ``{"endpoint": "http://127.0.0.1:PORT"}`` to ``DIR/stats/aws.json``.
+Everything it holds is in memory and goes away with the process.
+
+``prepare`` wires any S3/SQS endpoint (this one, or another S3-compatible one) as the
+deployment wires AWS: the trades bucket, a queue, and the bucket's ObjectCreated
+notifications for keys under ``trades/`` going to that queue (the one-box runner reads the
+queue where AWS invokes the Lambda directly), plus a dead-letter queue.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from onebox import child
+from onebox.stats import StatsFile, stats_path
+
+logger = logging.getLogger(__name__)
+
+STAGE = "aws"
+QUEUE_NAME = "cryptotrades-object-created"
+DEAD_LETTER_QUEUE_NAME = "cryptotrades-object-created-dead-letters"
+NOTIFIED_PREFIX = "trades/"  # quarantined lines (rejected/...) must not trigger the handler
+
+
+@dataclass(frozen=True, slots=True)
+class Wiring:
+    bucket: str
+    queue_url: str
+    dead_letter_queue_url: str
+
+
+def prepare(s3: Any, sqs: Any, bucket: str, region: str) -> Wiring:
+    """Create (or reuse) the bucket and queues and point the bucket's notifications at the queue."""
+    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    if bucket not in existing:
+        options: dict[str, Any] = {}
+        if region != "us-east-1":  # S3 refuses a LocationConstraint of us-east-1
+            options["CreateBucketConfiguration"] = {"LocationConstraint": region}
+        s3.create_bucket(Bucket=bucket, **options)
+    dead_letters = sqs.create_queue(QueueName=DEAD_LETTER_QUEUE_NAME)["QueueUrl"]
+    queue = sqs.create_queue(
+        QueueName=QUEUE_NAME,
+        # The runner sets each retry's delay itself; this is only the default lease.
+        Attributes={"VisibilityTimeout": "60"},
+    )["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    # An SQS queue policy letting S3 send would go here on AWS; moto does not check one.
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "Id": "trades-object-created",
+                    "QueueArn": queue_arn,
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": NOTIFIED_PREFIX}]}},
+                }
+            ]
+        },
+    )
+    logger.info("bucket %s notifies %s of objects created under %s", bucket, queue_arn, NOTIFIED_PREFIX)
+    return Wiring(bucket=bucket, queue_url=queue, dead_letter_queue_url=dead_letters)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m onebox.aws_endpoint", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--state-dir", type=Path, required=True)
+    parser.add_argument("--run-id", default=uuid.uuid4().hex[:12])
+    parser.add_argument("--watch-parent", action="store_true")
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+    child.setup_logging(args.log_level)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
+    stop = threading.Event()
+    child.stop_on_signals(stop)
+    if args.watch_parent:
+        child.stop_when_parent_exits(stop)
+
+    from moto.server import ThreadedMotoServer  # heavy: imported only by this process
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    stats = StatsFile(stats_path(args.state_dir, STAGE), args.run_id)
+    stats.update(force=True, state="running", endpoint=endpoint)
+    logger.info("S3 and SQS (moto) on %s", endpoint)
+    stop.wait()
+    server.stop()
+    stats.update(force=True, state="stopped")
+    logger.info("moto on %s stopped; its objects and messages are gone with it", endpoint)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""What every stage process does alike: logging, stop signals, and noticing its supervisor die.
+
+Stages run as their own processes (``python -m onebox.<stage>``) so that one can be killed
+and restarted alone, like the services they stand in for. The supervisor starts each in a
+session of its own (Ctrl-C reaches only the supervisor, which stops the stages in order)
+and holds the stage's stdin open: end of file there means the supervisor is gone, and the
+stage stops as if told to.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from types import FrameType
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def stop_on_signals(stop: threading.Event, *signals: signal.Signals) -> None:
+    """SIGTERM and SIGINT (or the given signals) set ``stop`` instead of killing the process."""
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        logging.getLogger(__name__).info("signal %s: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    for sig in signals or (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, handle)
+
+
+def stop_when_parent_exits(stop: threading.Event) -> None:
+    """Set ``stop`` when stdin reaches end of file (the supervisor closed it or died)."""
+
+    def watch() -> None:
+        try:
+            while sys.stdin.buffer.read(4096):
+                pass
+        except (OSError, ValueError):
+            pass  # stdin closed under us: the same news as end of file
+        logging.getLogger(__name__).info("the supervisor has gone: stopping")
+        stop.set()
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()

@@ -1,0 +1,306 @@
+"""The one-box stand-in for Lambda's S3 trigger: SQS notifications -> ``lambda_handler``.
+
+On AWS, S3 invokes the aggregator Lambda with each ObjectCreated event. Here the bucket
+sends the same notifications to an SQS queue (``onebox.aws_endpoint.prepare``), and this
+process receives them and calls ``lambda_aggregator.handler.lambda_handler`` with the event
+exactly as delivered (the message body), in a process whose environment is the function's
+(``CRYPTOTRADES_DB_URL``, ``POWERTOOLS_*``, ``AWS_ENDPOINT_URL_S3``), as the Lambda runtime
+would. S3's ``s3:TestEvent`` (sent once when the notification is configured) is not an
+object and is dropped, as AWS never hands it to a Lambda either.
+
+A failed event stays in the queue and comes back after a backoff (its visibility timeout);
+after ``max_tries`` receives it moves to the dead-letter queue and to
+``<state dir>/dead-letters.jsonl``, which ``cryptotrades status`` reports and which outlives
+the embedded SQS. Told to stop, the runner finishes the events in hand; events still
+waiting for a retry are dead-lettered then, with the reason, so none is lost silently.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import random
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from onebox import backoff, child
+from onebox.stats import StatsFile, stats_path
+
+logger = logging.getLogger(__name__)
+
+STAGE = "runner"
+DEAD_LETTERS_FILE = "dead-letters.jsonl"
+FUNCTION_NAME = "cryptotrades-aggregator-onebox"
+TIMEOUT_S = 120  # the deployed function's timeout, for get_remaining_time_in_millis
+RECEIVE_WAIT_S = 1  # long poll, short enough to notice a stop within a second
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How failed events are retried: at most ``max_tries`` deliveries, delays doubling."""
+
+    max_tries: int = 6
+    base_s: float = 1.0
+    cap_s: float = 30.0
+
+
+def next_step(tries: int, policy: RetryPolicy, jitter: float) -> int | None:
+    """Seconds until a failed event's next try, or None when it goes to the dead letters."""
+    if tries >= policy.max_tries:
+        return None
+    return math.ceil(backoff.delay(tries, base_s=policy.base_s, cap_s=policy.cap_s, jitter=jitter))
+
+
+@dataclass(frozen=True, slots=True)
+class LambdaContext:
+    """What the Lambda runtime hands the handler, with the fields Powertools reads."""
+
+    aws_request_id: str
+    region: str
+    deadline: float  # time.time() when the invocation would time out
+    function_name: str = FUNCTION_NAME
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 1024
+    log_group_name: str = f"/aws/lambda/{FUNCTION_NAME}"
+    log_stream_name: str = "onebox"
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:{self.region}:000000000000:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline - time.time()) * 1000))
+
+
+@dataclass(slots=True)
+class Failing:
+    """An event that failed and waits in the queue for its next try."""
+
+    body: str
+    keys: list[str]
+    tries: int
+    error: str
+    first_failed: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+
+class Runner:
+    """Receive, invoke, delete or retry. Clients and the handler come in, so tests can pass their own."""
+
+    def __init__(
+        self,
+        sqs: Any,
+        handler: Callable[[dict[str, Any], Any], Any],
+        *,
+        queue_url: str,
+        dead_letter_queue_url: str | None,
+        dead_letters: Path,
+        policy: RetryPolicy,
+        region: str,
+        stats: StatsFile,
+        stop: threading.Event,
+    ) -> None:
+        self.sqs = sqs
+        self.handler = handler
+        self.queue_url = queue_url
+        self.dead_letter_queue_url = dead_letter_queue_url
+        self.dead_letters = dead_letters
+        self.policy = policy
+        self.region = region
+        self.stats = stats
+        self.stop = stop
+        self.failing: dict[str, Failing] = {}  # by SQS message id
+        self.counts = {
+            "events": 0,
+            "objects": 0,
+            "failures": 0,
+            "dead_letters": 0,
+            "test_events": 0,
+            "trades": 0,
+            "rejected": 0,
+            "duplicates": 0,
+        }
+
+    def run(self) -> None:
+        self._report(force=True, state="running")
+        while not self.stop.is_set():
+            try:
+                messages = self.sqs.receive_message(
+                    QueueUrl=self.queue_url,
+                    MaxNumberOfMessages=10,
+                    WaitTimeSeconds=RECEIVE_WAIT_S,
+                    AttributeNames=["ApproximateReceiveCount"],
+                ).get("Messages", [])
+            except (BotoCoreError, ClientError) as exc:
+                logger.warning("cannot receive from %s: %s; trying again in 1 s", self.queue_url, exc)
+                self.stop.wait(1)
+                continue
+            for message in messages:  # the ones in hand are finished even when told to stop
+                self._handle(message)
+            self._report(waiting_retry=len(self.failing))
+        for message_id, failing in list(self.failing.items()):
+            self._dead_letter(message_id, None, failing, "the run stopped before a try succeeded")
+        self._report(force=True, state="stopped", waiting_retry=0)
+
+    def _handle(self, message: dict[str, Any]) -> None:
+        message_id = message["MessageId"]
+        body = message["Body"]
+        event = json.loads(body)
+        if event.get("Event") == "s3:TestEvent":
+            self.counts["test_events"] += 1
+            self._delete(message)
+            return
+        keys = [r.get("s3", {}).get("object", {}).get("key", "?") for r in event.get("Records", [])]
+        tries = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+        context = LambdaContext(message_id, self.region, time.time() + TIMEOUT_S)
+        self.counts["events"] += 1
+        try:
+            result = self.handler(event, context)
+        except Exception as exc:  # the Lambda runtime's boundary: any error fails the event
+            self._failed(message, keys, tries, exc)
+            return
+        self.failing.pop(message_id, None)
+        for summary in (result or {}).get("objects", []):
+            self.counts["objects"] += 1
+            self.counts["trades"] += int(summary.get("accepted", 0))
+            self.counts["rejected"] += int(summary.get("rejected", 0))
+            self.counts["duplicates"] += int(summary.get("duplicates", 0))
+        self._delete(message)
+        self._report(last_object=keys[-1] if keys else None)
+
+    def _failed(self, message: dict[str, Any], keys: list[str], tries: int, exc: Exception) -> None:
+        message_id = message["MessageId"]
+        self.counts["failures"] += 1
+        error = f"{type(exc).__name__}: {exc}"
+        failing = self.failing.setdefault(message_id, Failing(message["Body"], keys, tries, error))
+        failing.tries, failing.error = tries, error
+        delay = next_step(tries, self.policy, random.random())
+        if delay is None:
+            self._dead_letter(message_id, message, failing, f"failed {tries} times")
+            return
+        logger.warning(
+            "event for %s failed (try %d of %d): %s; next try in %d s",
+            keys,
+            tries,
+            self.policy.max_tries,
+            error,
+            delay,
+        )
+        try:
+            self.sqs.change_message_visibility(
+                QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=delay
+            )
+        except (BotoCoreError, ClientError) as exc2:
+            logger.warning(
+                "could not delay the retry of %s: %s (it comes back after the queue's default)", keys, exc2
+            )
+        self._report(force=True, waiting_retry=len(self.failing))
+
+    def _dead_letter(
+        self, message_id: str, message: dict[str, Any] | None, failing: Failing, why: str
+    ) -> None:
+        """Keep the event where it outlives the run, then take it out of the queue."""
+        record = {
+            "message_id": message_id,
+            "keys": failing.keys,
+            "tries": failing.tries,
+            "why": why,
+            "error": failing.error,
+            "first_failed": failing.first_failed,
+            "dead_lettered": datetime.now(UTC).isoformat(timespec="seconds"),
+            "event": json.loads(failing.body),
+        }
+        self.dead_letters.parent.mkdir(parents=True, exist_ok=True)
+        with self.dead_letters.open("a", encoding="utf-8") as stream:
+            stream.write(json.dumps(record) + "\n")
+        if self.dead_letter_queue_url:
+            try:
+                self.sqs.send_message(QueueUrl=self.dead_letter_queue_url, MessageBody=failing.body)
+            except (BotoCoreError, ClientError) as exc:
+                logger.warning(
+                    "could not copy %s to the dead-letter queue: %s (it is in %s)",
+                    failing.keys,
+                    exc,
+                    self.dead_letters,
+                )
+        if message is not None:
+            self._delete(message)
+        self.failing.pop(message_id, None)
+        self.counts["dead_letters"] += 1
+        logger.error("dead letter: the event for %s %s; last error: %s", failing.keys, why, failing.error)
+        self._report(force=True)
+
+    def _delete(self, message: dict[str, Any]) -> None:
+        try:
+            self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        except (BotoCoreError, ClientError) as exc:
+            # It comes back and is handled again: the handler's ledger makes that a no-op.
+            logger.warning("could not delete message %s: %s", message["MessageId"], exc)
+
+    def _report(self, *, force: bool = False, **values: Any) -> None:
+        self.stats.update(force=force, **self.counts, **values)
+
+
+def sqs_client(region: str) -> Any:
+    """Honours AWS_ENDPOINT_URL_SQS / AWS_ENDPOINT_URL like every boto3 client."""
+    return boto3.client(
+        "sqs",
+        region_name=region,
+        config=Config(retries={"mode": "standard", "max_attempts": 3}, read_timeout=30),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m onebox.runner", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--queue-url", required=True)
+    parser.add_argument("--dead-letter-queue-url")
+    parser.add_argument("--region", required=True)
+    parser.add_argument("--state-dir", type=Path, required=True)
+    parser.add_argument("--max-tries", type=int, default=RetryPolicy.max_tries)
+    parser.add_argument(
+        "--retry-base", type=float, default=RetryPolicy.base_s, help="seconds before the first retry"
+    )
+    parser.add_argument(
+        "--retry-cap", type=float, default=RetryPolicy.cap_s, help="longest wait between tries"
+    )
+    parser.add_argument("--run-id", default=uuid.uuid4().hex[:12])
+    parser.add_argument("--watch-parent", action="store_true")
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+    child.setup_logging(args.log_level)
+    stop = threading.Event()
+    child.stop_on_signals(stop)
+    if args.watch_parent:
+        child.stop_when_parent_exits(stop)
+
+    from lambda_aggregator.handler import lambda_handler  # the function's code, loaded as Lambda would
+
+    runner = Runner(
+        sqs_client(args.region),
+        lambda_handler,
+        queue_url=args.queue_url,
+        dead_letter_queue_url=args.dead_letter_queue_url,
+        dead_letters=args.state_dir / DEAD_LETTERS_FILE,
+        policy=RetryPolicy(args.max_tries, args.retry_base, args.retry_cap),
+        region=args.region,
+        stats=StatsFile(stats_path(args.state_dir, STAGE), args.run_id),
+        stop=stop,
+    )
+    runner.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
