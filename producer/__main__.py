@@ -1,0 +1,7 @@
+"""``python -m producer``: see `producer.command`."""
+
+import sys
+
+from producer.command import main
+
+sys.exit(main())

@@ -1,0 +1,122 @@
+"""Pages of aggTrades from Binance's REST API, asked for within Binance's limits.
+
+`RestPages.page` keeps asking until it has an answer it can use: it waits out 429 and 418
+for as long as ``Retry-After`` says, backs off (capped, jittered) when Binance or the
+network fails, and paces itself so this minute's weight stays under ``rest_weight_limit``.
+Only an answer that retrying cannot change (a 4xx such as 400 bad symbol, 403, 451 region)
+or a body that stays unreadable ends it, with `binance.errors.RestError`: the service then
+logs the ids as a hole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+
+from binance.errors import RestError, RestUnreachableError
+from binance.rest import (
+    REQUEST_WEIGHT,
+    AnswerKind,
+    RestClient,
+    RestTrade,
+    agg_trades_path,
+    parse_agg_trades,
+)
+from producer.settings import ProducerSettings
+from producer.stats import Stats
+from producer.timing import rest_retry_delay, weight_wait
+
+logger = logging.getLogger(__name__)
+
+UNREADABLE_ANSWERS_ALLOWED = 3  # a 200 whose body is not trades: retried this often, then given up
+
+
+class RestPages:
+    """Fetches one page at a time; one caller at a time (the service's processing task)."""
+
+    def __init__(
+        self,
+        settings: ProducerSettings,
+        stats: Stats,
+        *,
+        client: RestClient | None = None,
+        clock: Callable[[], float] = time.time,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self._settings = settings
+        self._stats = stats
+        self._client = client or RestClient(settings.rest_url, settings.rest_timeout)
+        self._clock = clock
+        self._rand = rand
+        self._used_weight: int | None = None
+        self._weight_reported_at = 0.0
+
+    def close(self) -> None:
+        self._client.close()
+
+    async def page(self, symbol: str, from_id: int, limit: int) -> list[RestTrade]:
+        """Up to ``limit`` trades of ``symbol`` from agg id ``from_id`` on, in id order."""
+        path = agg_trades_path(symbol, from_id, limit)
+        attempt = 0
+        unreadable = 0
+        while True:
+            wait = weight_wait(
+                self._used_weight,
+                self._weight_reported_at,
+                REQUEST_WEIGHT,
+                self._settings.rest_weight_limit,
+                self._clock(),
+            )
+            if wait > 0:
+                logger.info(
+                    "REST weight %s of %d used this minute: waiting %.1f s before %s",
+                    self._used_weight,
+                    self._settings.rest_weight_limit,
+                    wait,
+                    path,
+                )
+                await asyncio.sleep(wait)
+            self._stats.rest_requests += 1
+            kind: AnswerKind | None
+            retry_after: float | None = None
+            try:
+                answer = await asyncio.to_thread(self._client.get, path, self._clock())
+            except RestUnreachableError as exc:
+                kind, reason = None, str(exc)
+            else:
+                if answer.used_weight is not None:
+                    self._used_weight, self._weight_reported_at = answer.used_weight, self._clock()
+                kind, retry_after, reason = answer.kind, answer.retry_after, answer.describe()
+                if kind is AnswerKind.OK:
+                    try:
+                        return parse_agg_trades(answer.body, symbol)
+                    except RestError as exc:
+                        unreadable += 1
+                        if unreadable >= UNREADABLE_ANSWERS_ALLOWED:
+                            raise
+                        kind, reason = AnswerKind.UNAVAILABLE, str(exc)
+                elif kind is AnswerKind.REFUSED:
+                    raise RestError(f"GET {self._settings.rest_url}{path} refused: {reason}")
+                elif kind in (AnswerKind.RATE_LIMITED, AnswerKind.BANNED):
+                    self._stats.rest_rate_limited += 1
+            delay = rest_retry_delay(
+                kind,
+                retry_after,
+                attempt,
+                base=self._settings.reconnect_min,
+                cap=self._settings.reconnect_max,
+                rand=self._rand(),
+            )
+            logger.warning(
+                "REST %s for %s from id %d: %s; asking again in %.1f s",
+                "no answer" if kind is None else kind.value,
+                symbol,
+                from_id,
+                reason,
+                delay,
+            )
+            attempt += 1
+            await asyncio.sleep(delay)

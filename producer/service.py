@@ -1,0 +1,697 @@
+"""The producer service: Binance's aggTrade WebSocket stream into Kafka, losing nothing.
+
+Public API
+----------
+For ``python -m producer`` and ``cryptotrades produce`` (`producer.command`), and for the
+one-box pipeline, which runs the producer in its own process::
+
+    from producer.service import ProducerThread, Stats, run
+    from producer.settings import ProducerSettings
+
+    settings = ProducerSettings(
+        binance_ws_url=fake.ws_url, binance_rest_url=fake.rest_url,  # or the defaults: Binance itself
+        kafka_bootstrap="127.0.0.1:9092", topic="cryptotrades",
+        state_file=Path("data/onebox/producer-state.json"), health_address="",
+    )
+
+    # async: returns once ``stop`` is set and the shutdown is over (reading stopped, Kafka
+    # given up to shutdown_timeout to confirm, state file written). Raises on a fault it
+    # cannot ride out (a bad state file, a Kafka configuration librdkafka refuses).
+    stop = asyncio.Event()
+    stats = Stats()
+    await run(settings, stop, stats)
+
+    # sync: the same on a thread with its own event loop
+    with ProducerThread(settings) as producer:          # start() ... stop() on leaving
+        producer.wait_until(lambda s: s.produced >= 5000, timeout=60)
+        producer.stats.snapshot()                       # counters, readable at any time
+
+`Stats` (producer/stats.py) counts received, produced (confirmed by Kafka), backfilled,
+duplicates, gaps, holes, reconnects, rotations…; ``stats.released`` and ``stats.confirmed``
+give the last agg id per symbol handed to Kafka and confirmed by it.
+
+How it works
+------------
+- Connections: one combined stream for all symbols. A supervisor reconnects with capped,
+  jittered exponential backoff, forever, within Binance's 300 connections per 5 minutes.
+  Before the 24-hour cut (``rotate_after``), or when Binance sends ``serverShutdown``, it
+  opens a second connection (make-before-break); the new one's trades are held until the old
+  one has released everything before them, then the new one takes over and the old closes.
+- Every frame goes through one queue to one processing task, which asks `producer.sequence`
+  what each trade is: the next id (released), a duplicate (dropped, counted) or past a gap
+  (the missing ids are fetched from REST and released first, so Kafka sees ids in order).
+- `producer.sink.KafkaSink` produces idempotently and checks every delivery report; when it
+  holds ``buffer_messages`` unconfirmed trades the processing task waits, the queue fills,
+  and reading stops (Binance may then drop us: the reconnect's gap is filled from REST).
+- The state file holds, per symbol, the last id Kafka confirmed; at start the service
+  resumes after the later of that and the last id in the topic's tail, and fills the
+  downtime from REST (up to ``max_backfill`` trades; beyond, a hole is logged with its ids).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import itertools
+import logging
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from confluent_kafka import KafkaException
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from binance.errors import BadLineError, BinanceError, RestError
+from binance.events import AggTrade
+from binance.parse import parse_event
+from binance.rest import MAX_LIMIT
+from binance.streams import FrameKind, combined_stream_url, read_frame
+from producer.backfill import RestPages
+from producer.errors import StateFileError
+from producer.health import start_health_server
+from producer.resume import read_topic_tail
+from producer.sequence import (
+    IdRange,
+    Verdict,
+    classify,
+    handover_ready,
+    plan_gap,
+    read_page,
+    resume_points,
+    watermark,
+)
+from producer.settings import ProducerSettings
+from producer.sink import KafkaSink
+from producer.state import load_state, save_state
+from producer.stats import Stats, log_line
+from producer.timing import (
+    CONNECTION_WINDOW,
+    CONNECTIONS_PER_WINDOW,
+    backoff_delay,
+    connect_wait,
+    rotation_delay,
+)
+
+__all__ = ["ProducerThread", "Stats", "run"]
+
+logger = logging.getLogger(__name__)
+
+QUEUE_FRAMES = 10_000  # frames read and not yet processed; readers wait beyond this
+WS_MAX_QUEUE = 1024  # frames websockets buffers per connection before it stops reading the socket
+WS_MAX_FRAME = 1 << 20
+OPEN_TIMEOUT = 10.0
+CLOSE_TIMEOUT = 2.0
+HEALTHY_CONNECTION = 10.0  # a connection that lived this long resets the reconnect backoff
+HELD_LIMIT = 100_000  # trades a rotation's new connection may hold before it takes over anyway
+EMPTY_PAGES_ALLOWED = 5  # REST pages with none of the wanted ids before they are given up
+EMPTY_PAGE_PAUSE = 1.0  # REST may lag the stream by a moment
+TAIL_TIMEOUT = 10.0  # reading the topic's tail at start
+
+
+class _Role(enum.Enum):
+    PRIMARY = "primary"  # its trades are released
+    STANDBY = "standby"  # the new connection of a rotation: its trades are held
+    RETIRED = "retired"  # replaced; closing
+
+
+class _Connection:
+    """One WebSocket connection and what the service knows of it."""
+
+    def __init__(self, number: int, socket: ClientConnection, opened_at: float, role: _Role) -> None:
+        self.name = f"conn-{number}"
+        self.socket = socket
+        self.opened_at = opened_at
+        self.role = role
+        self.trades = 0
+        self.held: list[tuple[AggTrade, bytes]] = []
+        self.first_ids: dict[str, int] = {}
+        self.ended = asyncio.Event()
+        self.promoted = asyncio.Event()
+        self.reader: asyncio.Task[None] | None = None
+
+
+_END = object()  # queue item: the connection's reader has finished
+_PROMOTE = object()  # queue item: the supervisor asks that this standby take over now
+
+
+async def _first_of(*waits: Awaitable[Any], timeout: float | None = None) -> None:
+    """Wait until one of ``waits`` is done, or ``timeout``; cancel the others."""
+    tasks = [asyncio.ensure_future(wait) for wait in waits]
+    try:
+        await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class _Service:
+    def __init__(
+        self,
+        settings: ProducerSettings,
+        stats: Stats,
+        sink: KafkaSink,
+        pages: RestPages,
+        start_ids: Mapping[str, int | None],
+        saved: Mapping[str, int],
+    ) -> None:
+        self._settings = settings
+        self._stats = stats
+        self._sink = sink
+        self._pages = pages
+        self._last: dict[str, int | None] = dict(start_ids)
+        self._saved = dict(saved)  # kept for symbols no longer configured
+        self._symbols = frozenset(settings.symbols)
+        self._url = combined_stream_url(settings.ws_url, settings.symbols)
+        self._queue: asyncio.Queue[tuple[_Connection, Any]] = asyncio.Queue(QUEUE_FRAMES)
+        self._primary: _Connection | None = None
+        self._standby: _Connection | None = None
+        self._rotate_now = asyncio.Event()
+        self._connect_times: deque[float] = deque(maxlen=CONNECTIONS_PER_WINDOW)
+        self._numbers = itertools.count(1)
+        self._rand = random.random
+        self._loop = asyncio.get_running_loop()
+        self._closing: set[asyncio.Task[None]] = set()
+
+    # -- the whole -----------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        workers = {
+            asyncio.create_task(self._supervise(), name="supervisor"),
+            asyncio.create_task(self._process(), name="processor"),
+            asyncio.create_task(self._sink.run(), name="kafka-poller"),
+            asyncio.create_task(self._log_periodically(), name="stats-log"),
+            asyncio.create_task(self._save_periodically(), name="state-saver"),
+        }
+        stopper = asyncio.create_task(stop.wait(), name="stop")
+        try:
+            done, _ = await asyncio.wait(workers | {stopper}, return_when=asyncio.FIRST_COMPLETED)
+            for task in done - {stopper}:
+                task.result()  # a worker only ends by failing: raise its error
+                raise RuntimeError(f"{task.get_name()} ended on its own")
+            logger.info(
+                "stopping: reading ends, Kafka gets up to %g s to confirm", self._settings.shutdown_timeout
+            )
+        finally:
+            # Stop reading first, then the rest.
+            supervisor = next(task for task in workers if task.get_name() == "supervisor")
+            supervisor.cancel()
+            await asyncio.gather(supervisor, return_exceptions=True)
+            await self._close_connections()
+            for task in workers | {stopper}:
+                task.cancel()
+            await asyncio.gather(*workers, stopper, return_exceptions=True)
+
+    def confirmed_ids(self) -> dict[str, int]:
+        """Per symbol, the last id such that Kafka has every id up to it (holes aside)."""
+        ids = dict(self._saved)
+        for symbol, last in self._last.items():
+            mark = watermark(last, self._sink.first_unconfirmed(symbol))
+            if mark is not None:
+                ids[symbol] = mark
+                self._stats.confirmed[symbol] = mark
+        return ids
+
+    # -- connections ---------------------------------------------------------------------------
+
+    async def _supervise(self) -> None:
+        attempt = 0
+        ever_connected = False
+        while True:
+            primary = self._primary
+            if primary is None:
+                if attempt:
+                    delay = backoff_delay(
+                        attempt - 1,
+                        base=self._settings.reconnect_min,
+                        cap=self._settings.reconnect_max,
+                        rand=self._rand(),
+                    )
+                    logger.info("reconnecting to Binance in %.1f s (attempt %d)", delay, attempt + 1)
+                    await asyncio.sleep(delay)
+                try:
+                    connection = await self._open(_Role.PRIMARY)
+                except Exception as exc:  # the one broad catch: whatever fails, back off and retry
+                    attempt += 1
+                    logger.warning(
+                        "cannot connect to %s: %s",
+                        self._url,
+                        exc,
+                        exc_info=not isinstance(exc, OSError | TimeoutError | BinanceError),
+                    )
+                    continue
+                if ever_connected:
+                    self._stats.reconnects += 1
+                ever_connected = True
+                self._primary = connection
+                self._update_connected()
+                continue
+            rotate_in = rotation_delay(primary.opened_at, self._loop.time(), self._settings.rotate_after)
+            await _first_of(primary.ended.wait(), self._rotate_now.wait(), timeout=rotate_in)
+            if primary.ended.is_set() and self._primary is primary:
+                lived = self._loop.time() - primary.opened_at
+                attempt = 0 if primary.trades or lived >= HEALTHY_CONNECTION else attempt + 1
+                self._primary = None
+                self._update_connected()
+                continue
+            reason = (
+                "serverShutdown" if self._rotate_now.is_set() else f"{self._settings.rotate_after:g} s old"
+            )
+            attempt = await self._rotate(primary, reason, attempt)
+
+    async def _open(self, role: _Role) -> _Connection:
+        wait = connect_wait(self._connect_times, self._loop.time())
+        if wait > 0:
+            logger.warning(
+                "Binance allows %d connections per %g s: waiting %.0f s",
+                CONNECTIONS_PER_WINDOW,
+                CONNECTION_WINDOW,
+                wait,
+            )
+            await asyncio.sleep(wait)
+        self._connect_times.append(self._loop.time())
+        socket = await connect(
+            self._url,
+            ping_interval=self._settings.ws_ping_interval,
+            ping_timeout=self._settings.ws_ping_timeout,
+            open_timeout=OPEN_TIMEOUT,
+            close_timeout=CLOSE_TIMEOUT,
+            max_size=WS_MAX_FRAME,
+            max_queue=WS_MAX_QUEUE,
+            user_agent_header="cryptotrades-producer",
+        )
+        connection = _Connection(next(self._numbers), socket, self._loop.time(), role)
+        connection.reader = asyncio.create_task(self._read(connection), name=connection.name)
+        self._stats.connections_open += 1
+        logger.info("%s open (%s): %s", connection.name, role.value, self._url)
+        return connection
+
+    async def _rotate(self, old: _Connection, reason: str, attempt: int) -> int:
+        """Replace ``old`` make-before-break; answer the reconnect attempt count to go on with."""
+        logger.info("%s: replacing it (%s), make-before-break", old.name, reason)
+        try:
+            new = await self._open(_Role.STANDBY)
+        except Exception as exc:  # the supervisor's broad catch: keep the old one, try again later
+            delay = backoff_delay(
+                attempt,
+                base=self._settings.reconnect_min,
+                cap=self._settings.reconnect_max,
+                rand=self._rand(),
+            )
+            logger.warning(
+                "%s: cannot open its replacement (%s); trying again in %.1f s", old.name, exc, delay
+            )
+            await _first_of(old.ended.wait(), asyncio.sleep(delay))
+            return attempt + 1
+        self._rotate_now.clear()
+        self._standby = new
+        await _first_of(
+            new.promoted.wait(), old.ended.wait(), new.ended.wait(), timeout=self._settings.rotation_overlap
+        )
+        if not new.promoted.is_set():
+            if new.ended.is_set() and not old.ended.is_set():
+                logger.warning(
+                    "%s: its replacement %s closed before taking over; keeping it", old.name, new.name
+                )
+                return attempt + 1
+            # Overlap over (or the old one is gone): the new one takes over after what is queued.
+            await self._queue.put((new, _PROMOTE))
+            await new.promoted.wait()
+        self._stats.rotations += 1
+        self._primary = new
+        self._update_connected()
+        self._retire(old)
+        return 0
+
+    def _retire(self, connection: _Connection) -> None:
+        connection.role = _Role.RETIRED
+        task = asyncio.create_task(connection.socket.close(1000, "replaced"))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def _close_connections(self) -> None:
+        connections = [c for c in (self._primary, self._standby) if c is not None]
+        for connection in connections:
+            connection.role = _Role.RETIRED
+            if connection.reader is not None:
+                connection.reader.cancel()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(CLOSE_TIMEOUT + 1):
+                await asyncio.gather(
+                    *(c.socket.close(1000, "shutting down") for c in connections),
+                    *self._closing,
+                    return_exceptions=True,
+                )
+        self._primary = self._standby = None
+        self._update_connected()
+
+    async def _read(self, connection: _Connection) -> None:
+        socket, put = connection.socket, self._queue.put
+        try:
+            while True:
+                frame = await socket.recv(decode=False)
+                await put((connection, frame))
+        except ConnectionClosed as exc:
+            if connection.role is not _Role.RETIRED:
+                logger.warning("%s closed after %d trades: %s", connection.name, connection.trades, exc)
+        finally:
+            connection.ended.set()
+            self._stats.connections_open -= 1
+            self._update_connected()
+        if connection.role is not _Role.RETIRED:
+            await put((connection, _END))
+
+    def _update_connected(self) -> None:
+        primary = self._primary
+        connected = primary is not None and not primary.ended.is_set()
+        if connected != self._stats.connected:
+            self._stats.connected = connected
+            self._stats.disconnected_since = None if connected else time.monotonic()
+
+    # -- processing ----------------------------------------------------------------------------
+
+    async def _process(self) -> None:
+        get = self._queue.get
+        while True:
+            connection, item = await get()
+            if item is _END:
+                await self._on_end(connection)
+            elif item is _PROMOTE:
+                await self._promote(connection)
+            else:
+                await self._on_frame(connection, item)
+
+    async def _on_frame(self, connection: _Connection, data: bytes) -> None:
+        try:
+            frame = read_frame(data)
+        except BinanceError as exc:
+            self._bad_frame(connection, str(exc), data)
+            return
+        if frame.kind is FrameKind.AGG_TRADE:
+            try:
+                trade = parse_event(frame.event)
+            except BadLineError as exc:
+                # Not released: the next good trade finds the gap it leaves, and REST fills it.
+                self._bad_frame(connection, str(exc), frame.event)
+                return
+            self._stats.received += 1
+            connection.trades += 1
+            if trade.symbol not in self._symbols:
+                self._bad_frame(connection, f"symbol {trade.symbol} was not asked for", frame.event)
+                return
+            if connection.role is _Role.STANDBY:
+                await self._hold(connection, trade, frame.event)
+                return
+            await self._offer(connection, trade, frame.event)
+            standby = self._standby
+            if standby is not None and standby.first_ids and handover_ready(self._last, standby.first_ids):
+                await self._promote(standby)
+        elif frame.kind is FrameKind.SERVER_SHUTDOWN:
+            self._stats.server_shutdowns += 1
+            logger.warning(
+                "%s: Binance announced a server shutdown; replacing the connection now", connection.name
+            )
+            if connection.role is _Role.PRIMARY:
+                self._rotate_now.set()
+        elif frame.kind is FrameKind.ERROR:
+            logger.error("%s: Binance says %s", connection.name, frame.event[:300].decode("utf-8", "replace"))
+        else:
+            logger.debug("%s: ignoring %s frame %r", connection.name, frame.kind.value, frame.event[:200])
+
+    def _bad_frame(self, connection: _Connection, reason: str, data: bytes) -> None:
+        self._stats.bad_frames += 1
+        logger.warning("%s: unusable frame (%s): %r", connection.name, reason, data[:300])
+
+    async def _hold(self, connection: _Connection, trade: AggTrade, event: bytes) -> None:
+        """A rotation's new connection: keep its trades until it may take over."""
+        connection.first_ids.setdefault(trade.symbol, trade.agg_id)
+        connection.held.append((trade, event))
+        if handover_ready(self._last, connection.first_ids) or len(connection.held) >= HELD_LIMIT:
+            await self._promote(connection)
+
+    async def _promote(self, connection: _Connection) -> None:
+        if connection.role is not _Role.STANDBY:
+            return  # taken over already, or gone
+        old = self._primary
+        if old is not None and old is not connection:
+            old.role = _Role.RETIRED
+        connection.role = _Role.PRIMARY
+        self._standby = None
+        held, connection.held = connection.held, []
+        logger.info(
+            "%s takes over from %s (%d trades heard during the overlap)",
+            connection.name,
+            old.name if old else "nobody",
+            len(held),
+        )
+        for trade, event in held:
+            await self._offer(connection, trade, event)
+        connection.promoted.set()
+
+    async def _on_end(self, connection: _Connection) -> None:
+        standby = self._standby
+        if connection.role is _Role.PRIMARY and standby is not None and standby is not connection:
+            await self._promote(standby)  # the old one went first: the new one carries on
+        elif connection.role is _Role.STANDBY:
+            connection.held.clear()
+            if self._standby is connection:
+                self._standby = None
+
+    async def _offer(self, connection: _Connection, trade: AggTrade, event: bytes) -> None:
+        symbol, agg_id = trade.symbol, trade.agg_id
+        last = self._last.get(symbol)
+        if last is not None and agg_id == last + 1:  # by far the most common case
+            await self._release(symbol, agg_id, event)
+            return
+        verdict = classify(last, agg_id)
+        if verdict is Verdict.DUPLICATE:
+            self._stats.duplicates += 1
+            if connection.trades == 1:
+                logger.info(
+                    "%s: first trade %s %d is at or below the last released %s: dropping repeats",
+                    connection.name,
+                    symbol,
+                    agg_id,
+                    last,
+                )
+            return
+        if verdict is Verdict.FIRST:
+            logger.info(
+                "%s: %s starts at agg id %d (nothing saved: the live stream from here)",
+                connection.name,
+                symbol,
+                agg_id,
+            )
+        elif verdict is Verdict.GAP and last is not None:
+            await self._fill_gap(connection, symbol, last, agg_id)
+        await self._release(symbol, agg_id, event)
+
+    async def _release(self, symbol: str, agg_id: int, event: bytes) -> None:
+        await self._sink.produce(symbol, agg_id, event)
+        self._last[symbol] = agg_id
+        self._stats.released[symbol] = agg_id
+
+    async def _fill_gap(self, connection: _Connection, symbol: str, last: int, next_id: int) -> None:
+        self._stats.gaps += 1
+        plan = plan_gap(last, next_id, self._settings.max_backfill)
+        logger.warning(
+            "%s: %s ids %s missing before %d; fetching them from REST",
+            connection.name,
+            symbol,
+            IdRange(last + 1, next_id - 1),
+            next_id,
+        )
+        if plan.hole is not None:
+            self._give_up(
+                symbol, plan.hole, f"more than max_backfill={self._settings.max_backfill} trades back"
+            )
+        if plan.fill is not None:
+            await self._backfill(symbol, plan.fill)
+
+    async def _backfill(self, symbol: str, wanted: IdRange) -> None:
+        started = self._loop.time()
+        next_id, empty_pages = wanted.first, 0
+        while next_id <= wanted.last:
+            remaining = IdRange(next_id, wanted.last)
+            try:
+                page = await self._pages.page(symbol, next_id, min(MAX_LIMIT, len(remaining)))
+            except RestError as exc:
+                self._give_up(symbol, remaining, f"REST: {exc}")
+                return
+            step = read_page([item.trade.agg_id for item in page], remaining)
+            if not step.take:
+                empty_pages += 1
+                if empty_pages > EMPTY_PAGES_ALLOWED:
+                    self._give_up(symbol, remaining, f"REST lists none of them after {empty_pages} pages")
+                    return
+                await asyncio.sleep(EMPTY_PAGE_PAUSE)
+                continue
+            empty_pages = 0
+            for hole in step.holes:
+                self._give_up(symbol, hole, "REST does not list them")
+            for index in step.take:
+                item = page[index]
+                await self._release(symbol, item.trade.agg_id, item.event)
+            self._stats.backfilled += len(step.take)
+            next_id = step.next_id
+        logger.info("%s: filled %s from REST in %.1f s", symbol, wanted, self._loop.time() - started)
+
+    def _give_up(self, symbol: str, hole: IdRange, why: str) -> None:
+        self._stats.holes += 1
+        self._stats.hole_trades += len(hole)
+        logger.error("%s: HOLE: agg ids %s will not be in Kafka: %s", symbol, hole, why)
+
+    # -- periodic work -------------------------------------------------------------------------
+
+    async def _log_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self._settings.log_interval)
+            self.confirmed_ids()
+            logger.info("stats %s", log_line(self._stats.snapshot()))
+
+    async def _save_periodically(self) -> None:
+        saved: dict[str, int] | None = None
+        while True:
+            await asyncio.sleep(self._settings.state_interval)
+            ids = self.confirmed_ids()
+            if ids == saved:
+                continue
+            try:
+                await asyncio.to_thread(save_state, self._settings.state_file, ids, time.time())
+            except StateFileError as exc:
+                logger.error("%s (trying again in %g s)", exc, self._settings.state_interval)
+                continue
+            saved = ids
+
+
+async def run(settings: ProducerSettings, stop: asyncio.Event, stats: Stats | None = None) -> Stats:
+    """Run the producer until ``stop`` is set; see the module docstring."""
+    stats = stats if stats is not None else Stats()
+    saved = await asyncio.to_thread(load_state, settings.state_file)
+    in_kafka: dict[str, int] = {}
+    if settings.resume_from_kafka:
+        try:
+            in_kafka = await asyncio.to_thread(read_topic_tail, settings, TAIL_TIMEOUT)
+        except KafkaException as exc:
+            logger.warning(
+                "cannot read the tail of topic %s (%s): resuming from the state file alone "
+                "(if the last run crashed, a few trades may be sent twice)",
+                settings.topic,
+                exc,
+            )
+    starts = resume_points(settings.symbols, saved.last_agg_ids, in_kafka)
+    for symbol, start in starts.items():
+        logger.info(
+            "%s resumes after agg id %s (state file %s: %s, topic %s: %s)",
+            symbol,
+            start,
+            settings.state_file,
+            saved.last_agg_ids.get(symbol),
+            settings.topic,
+            in_kafka.get(symbol),
+        )
+        if start is not None:
+            stats.released[symbol] = stats.confirmed[symbol] = start
+    sink = KafkaSink(settings, stats)
+    sink.start()
+    pages = RestPages(settings, stats)
+    service = _Service(settings, stats, sink, pages, starts, saved.last_agg_ids)
+    health: asyncio.Server | None = None
+    try:
+        address = settings.health_host_port
+        if address is not None:
+            health = await start_health_server(*address, stats)
+        stats.running = True
+        await service.run(stop)
+    finally:
+        left = await sink.drain(settings.shutdown_timeout)
+        if left:
+            logger.error(
+                "Kafka did not confirm %d trades within %g s: the state file stops before them, "
+                "and the next start fetches them again",
+                left,
+                settings.shutdown_timeout,
+            )
+        ids = service.confirmed_ids()
+        try:
+            await asyncio.to_thread(save_state, settings.state_file, ids, time.time())
+            logger.info("state saved to %s: %s", settings.state_file, ids)
+        except StateFileError as exc:
+            logger.error("%s", exc)
+        sink.close()
+        pages.close()
+        if health is not None:
+            health.close()
+        stats.running = False
+        logger.info("stopped: %s", log_line(stats.snapshot()))
+    return stats
+
+
+class ProducerThread:
+    """`run` on its own event loop in a daemon thread, for sync code (see the module docstring)."""
+
+    def __init__(self, settings: ProducerSettings, stats: Stats | None = None) -> None:
+        self.settings = settings
+        self.stats = stats if stats is not None else Stats()
+        self.error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._main, name="producer", daemon=True)
+
+    def start(self) -> ProducerThread:
+        self._thread.start()
+        self._ready.wait()
+        return self
+
+    def _main(self) -> None:
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            self._ready.set()
+            await run(self.settings, self._stop, self.stats)
+
+        try:
+            asyncio.run(main())
+        except BaseException as exc:
+            self.error = exc
+            logger.error("the producer thread failed: %s", exc, exc_info=True)
+        finally:
+            self._ready.set()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Ask it to stop and wait for the shutdown (drain, state file); re-raise its failure."""
+        if self._loop is not None and self._stop is not None and self._thread.is_alive():
+            with contextlib.suppress(RuntimeError):  # the loop may have ended meanwhile
+                self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout)
+        if self.error is not None:
+            raise self.error
+
+    def wait_until(self, condition: Callable[[Stats], bool], timeout: float) -> bool:
+        """Poll ``condition(stats)`` until it holds (True) or ``timeout`` passes (False)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition(self.stats):
+                return True
+            if not self._thread.is_alive():
+                if self.error is not None:
+                    raise self.error
+                return condition(self.stats)
+            time.sleep(0.02)
+        return condition(self.stats)
+
+    def __enter__(self) -> ProducerThread:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

@@ -1,0 +1,109 @@
+"""The state file: the last agg id per symbol that Kafka has confirmed, written atomically.
+
+Format (JSON, one object)::
+
+    {"version": 1, "saved_at": 1767225600.5, "last_agg_ids": {"BTCUSDT": 3800397495}}
+
+It is written to a temporary file in the same directory, flushed to disk, then renamed over
+the old one (and the directory flushed), so a crash at any moment leaves either the old
+file or the new one, never half of one. Encoding and decoding are pure; `load_state` and
+`save_state` do the I/O.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from producer.errors import StateFileError
+
+STATE_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class SavedState:
+    last_agg_ids: dict[str, int] = field(default_factory=dict)
+    saved_at: float | None = None  # epoch seconds; None when there was no file
+
+
+def encode_state(last_agg_ids: Mapping[str, int], saved_at: float) -> bytes:
+    document = {
+        "version": STATE_VERSION,
+        "saved_at": saved_at,
+        "last_agg_ids": dict(sorted(last_agg_ids.items())),
+    }
+    return (json.dumps(document, indent=1) + "\n").encode()
+
+
+def decode_state(data: bytes, source: str) -> SavedState:
+    """Read a state file's bytes; `StateFileError` says what is wrong and where."""
+    try:
+        document = json.loads(data)
+    except ValueError as exc:
+        raise StateFileError(
+            f"{source}: not JSON ({exc}); move it aside to start from the live stream"
+        ) from None
+    if not isinstance(document, dict) or document.get("version") != STATE_VERSION:
+        raise StateFileError(
+            f"{source}: expected a version {STATE_VERSION} state object, got {str(document)[:120]!r}"
+        )
+    ids = document.get("last_agg_ids")
+    if not isinstance(ids, dict):
+        raise StateFileError(f"{source}: 'last_agg_ids' is not an object of symbol -> agg id")
+    for symbol, agg_id in ids.items():
+        if not isinstance(agg_id, int) or isinstance(agg_id, bool) or agg_id < 0:
+            raise StateFileError(
+                f"{source}: last agg id of {symbol!r} is {agg_id!r}, not a whole number >= 0"
+            )
+    saved_at = document.get("saved_at")
+    return SavedState(dict(ids), float(saved_at) if isinstance(saved_at, int | float) else None)
+
+
+def load_state(path: Path) -> SavedState:
+    """The saved state, or an empty one when the file does not exist (a first start)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return SavedState()
+    except OSError as exc:
+        raise StateFileError(f"{path}: cannot read the state file: {exc}") from exc
+    return decode_state(data, str(path))
+
+
+def save_state(path: Path, last_agg_ids: Mapping[str, int], saved_at: float) -> None:
+    """Replace the state file atomically (see the module docstring)."""
+    data = encode_state(last_agg_ids, saved_at)
+    directory = path.parent
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        try:
+            with os.fdopen(descriptor, "wb") as stream:
+                stream.write(data)
+                stream.flush()
+                os.fsync(stream.fileno())
+            Path(temporary).replace(path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                Path(temporary).unlink()
+            raise
+        _sync_directory(directory)
+    except OSError as exc:
+        raise StateFileError(f"{path}: cannot write the state file: {exc}") from exc
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make the rename itself durable (a no-op where directories cannot be opened)."""
+    try:
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

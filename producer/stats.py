@@ -1,0 +1,108 @@
+"""The producer's counters, the periodic log line and the health verdict made of them.
+
+`Stats` is written by the service on its event loop and may be read from any thread (the
+one-box runner polls it): its fields are plain ints, floats and dicts replaced or updated
+whole, which CPython reads safely without a lock.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+# Health: how long each condition may last before GET /health answers 503.
+DISCONNECTED_GRACE = 60.0
+KAFKA_STALL_GRACE = 60.0
+
+COUNTERS = (
+    "received",  # trade events read from the stream (every connection, duplicates included)
+    "duplicates",  # stream trades dropped: at or below the last id released
+    "gaps",  # jumps in the stream's ids (each one filled from REST, or logged as a hole)
+    "backfilled",  # trades fetched from REST and released
+    "holes",  # id ranges given up (beyond max_backfill, or REST does not have them)
+    "hole_trades",  # trades in those ranges
+    "produced",  # trades Kafka confirmed (delivery report without error)
+    "delivery_failures",  # delivery reports with an error (each such trade is sent again)
+    "producer_restarts",  # Kafka producers replaced after a fatal error
+    "reconnects",  # connections replaced after an unplanned close
+    "rotations",  # connections replaced make-before-break (age, or serverShutdown)
+    "server_shutdowns",  # serverShutdown events received
+    "bad_frames",  # frames that were not a valid trade or a known control message
+    "rest_requests",
+    "rest_rate_limited",  # REST answers 429 or 418
+    "buffer_full_waits",  # times reading paused because Kafka held buffer_messages unconfirmed trades
+)
+
+
+@dataclass
+class Stats:
+    """What the producer has done since it started; `snapshot` gives a plain dict of it."""
+
+    received: int = 0
+    duplicates: int = 0
+    gaps: int = 0
+    backfilled: int = 0
+    holes: int = 0
+    hole_trades: int = 0
+    produced: int = 0
+    delivery_failures: int = 0
+    producer_restarts: int = 0
+    reconnects: int = 0
+    rotations: int = 0
+    server_shutdowns: int = 0
+    bad_frames: int = 0
+    rest_requests: int = 0
+    rest_rate_limited: int = 0
+    buffer_full_waits: int = 0
+    pending: int = 0  # trades handed to Kafka, not yet confirmed
+    connected: bool = False
+    connections_open: int = 0
+    started_at: float = field(default_factory=time.time)  # wall clock, epoch seconds
+    disconnected_since: float | None = field(default_factory=time.monotonic)
+    last_confirmed_at: float = field(default_factory=time.monotonic)  # monotonic
+    released: dict[str, int] = field(default_factory=dict)  # last id handed to Kafka, per symbol
+    confirmed: dict[str, int] = field(default_factory=dict)  # every id up to this one is in Kafka
+    health_port: int | None = None  # the health endpoint's port, once it listens
+    running: bool = False  # true between start-up (state read, Kafka ready) and the end of shutdown
+
+    def snapshot(self) -> dict[str, Any]:
+        values: dict[str, Any] = {name: getattr(self, name) for name in COUNTERS}
+        values.update(
+            pending=self.pending,
+            connected=self.connected,
+            connections_open=self.connections_open,
+            running=self.running,
+            uptime=round(time.time() - self.started_at, 1),
+            released=dict(self.released),
+            confirmed=dict(self.confirmed),
+        )
+        return values
+
+
+def log_line(snapshot: dict[str, Any]) -> str:
+    """``key=value`` pairs (logfmt), which journald keeps and grep reads."""
+    parts = []
+    for key, value in snapshot.items():
+        if isinstance(value, dict):
+            parts.extend(f"{key}.{symbol}={number}" for symbol, number in sorted(value.items()))
+        elif isinstance(value, bool):
+            parts.append(f"{key}={'true' if value else 'false'}")
+        else:
+            parts.append(f"{key}={value}")
+    return " ".join(parts)
+
+
+def health_problems(stats: Stats, now: float) -> list[str]:
+    """Why the producer is unhealthy at monotonic ``now``; empty when it is fine."""
+    problems = []
+    if not stats.running:
+        problems.append("not running")
+    if stats.disconnected_since is not None and now - stats.disconnected_since > DISCONNECTED_GRACE:
+        problems.append(f"no Binance connection for {now - stats.disconnected_since:.0f} s")
+    if stats.pending and now - stats.last_confirmed_at > KAFKA_STALL_GRACE:
+        problems.append(
+            f"Kafka has confirmed nothing for {now - stats.last_confirmed_at:.0f} s "
+            f"while {stats.pending} trades wait"
+        )
+    return problems
