@@ -17,6 +17,7 @@ from collections.abc import Sequence
 # Modules that each define add_parser(subparsers). Order is the order of --help.
 COMMAND_MODULES = [
     "onebox.data_commands",  # aggregate, verify, db migrate
+    "onebox.commands",  # run, status
 ]
 
 
