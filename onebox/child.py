@@ -10,6 +10,7 @@ stage stops as if told to.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -25,10 +26,10 @@ def setup_logging(level: str) -> None:
 
 
 def stop_on_signals(stop: threading.Event, *signals: signal.Signals) -> None:
-    """SIGTERM and SIGINT (or the given signals) set ``stop`` instead of killing the process."""
+    """SIGTERM and SIGINT (or the given signals) set the event instead of killing the process."""
 
     def handle(signum: int, frame: FrameType | None) -> None:
-        logging.getLogger(__name__).info("signal %s: stopping", signal.Signals(signum).name)
+        logging.getLogger(__name__).info("signal %s", signal.Signals(signum).name)
         stop.set()
 
     for sig in signals or (signal.SIGTERM, signal.SIGINT):
@@ -39,10 +40,12 @@ def stop_when_parent_exits(stop: threading.Event) -> None:
     """Set ``stop`` when stdin reaches end of file (the supervisor closed it or died)."""
 
     def watch() -> None:
+        # os.read on the descriptor, not sys.stdin: a daemon thread blocked inside the
+        # buffered reader holds its lock, and the interpreter aborts at exit on that lock.
         try:
-            while sys.stdin.buffer.read(4096):
+            while os.read(sys.stdin.fileno(), 4096):
                 pass
-        except (OSError, ValueError):
+        except OSError:
             pass  # stdin closed under us: the same news as end of file
         logging.getLogger(__name__).info("the supervisor has gone: stopping")
         stop.set()

@@ -15,7 +15,8 @@ aggregator, which counts a trade once by (symbol, agg id).
 Stopping (SIGTERM or SIGINT): read the topic to the end it had when told to stop, store
 every open batch, commit, exit. That is a flush Vector does not do (it leaves unread
 records in Kafka); here the embedded broker goes away with the run, so the tail must not
-stay behind in it.
+stay behind in it. SIGUSR1 stores every open batch now and goes on (the one-box sends it
+when a replay is all in Kafka, so its last minutes need not wait for the batch timeout).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import argparse
 import logging
 import os
 import random
+import signal
 import sys
 import threading
 import time
@@ -67,6 +69,7 @@ class Sink:
         stats: StatsFile,
         *,
         stop: threading.Event,
+        flush: threading.Event | None = None,
         stop_grace_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
@@ -76,6 +79,7 @@ class Sink:
         self.s3 = s3
         self.stats = stats
         self.stop = stop
+        self.flush = flush if flush is not None else threading.Event()
         self.stop_grace_s = stop_grace_s
         self.clock = clock
         self.wall = wall
@@ -98,6 +102,12 @@ class Sink:
             self._consume_once()
             for batch in self.batcher.due(self.clock()):
                 self._store(batch)
+            if self.flush.is_set():
+                self.flush.clear()
+                logger.info("asked to flush: storing %d open batches", len(self.batcher.open))
+                for batch in self.batcher.close_all():
+                    self._store(batch)
+                self._commit(force=True)
             self._commit()
             self._report()
         for batch in self.batcher.close_all():
@@ -289,6 +299,7 @@ def consumer_config(plan: SinkPlan) -> dict[str, Any]:
         "enable.auto.commit": False,  # commits follow stored objects, nothing else
         "enable.auto.offset.store": False,
         "auto.offset.reset": plan.auto_offset_reset,
+        "fetch.wait.max.ms": plan.fetch_wait_max_ms,  # as Vector's source sets it
         "log_level": 4,  # librdkafka warnings and worse
     }
 
@@ -325,11 +336,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     stop = threading.Event()
     child.stop_on_signals(stop)
+    flush = threading.Event()
+    child.stop_on_signals(flush, signal.SIGUSR1)
     if args.watch_parent:
         child.stop_when_parent_exits(stop)
     consumer = confluent_kafka.Consumer(consumer_config(plan))
     stats = StatsFile(stats_path(args.state_dir, STAGE), args.run_id)
-    sink = Sink(plan, consumer, s3_client(plan), stats, stop=stop)
+    stats.update(force=True, state="starting")
+    sink = Sink(plan, consumer, s3_client(plan), stats, stop=stop, flush=flush)
     try:
         sink.run()
     except GaveUpError as exc:

@@ -44,6 +44,7 @@ _SINK_DEFAULTS: dict[str, Any] = {
 _SOURCE_DEFAULTS: dict[str, Any] = {
     "auto_offset_reset": "largest",
     "commit_interval_ms": 5000,
+    "fetch_wait_max_ms": 100,
     "decoding.codec": "bytes",
 }
 # Vector names the file extension after the compression when filename_extension is unset.
@@ -66,6 +67,7 @@ class SinkPlan:
     group_id: str
     auto_offset_reset: str
     commit_interval_ms: int
+    fetch_wait_max_ms: int
     bucket: str
     region: str | None
     key_prefix: str
@@ -178,6 +180,7 @@ def sink_plan(config: Mapping[str, Any], *, where: str = "vector.toml") -> SinkP
         group_id=str(get_source("group_id")),
         auto_offset_reset=str(get_source("auto_offset_reset")),
         commit_interval_ms=int(get_source("commit_interval_ms")),
+        fetch_wait_max_ms=int(get_source("fetch_wait_max_ms")),
         bucket=str(get_sink("bucket")),
         region=get_sink("region"),
         key_prefix=str(get_sink("key_prefix")),

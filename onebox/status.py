@@ -1,0 +1,128 @@
+"""What ``cryptotrades status`` and the live progress line show, read from where it lives.
+
+The database holds the rows and the ledger; ``<state dir>/stats/`` holds each stage's
+counters from the last run; ``<state dir>/dead-letters.jsonl`` holds the events the runner
+gave up on. Reading is here; the formatting functions are pure.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from lambda_aggregator.aggregate import MinuteRow, minute_ms
+from lambda_aggregator.store import LedgerTotals, Store
+from onebox.runner import DEAD_LETTERS_FILE
+from onebox.stats import read_stats, stats_path
+
+STAGES = ("broker", "aws", "replay", "producer", "sink", "runner", "dashboard")
+_COUNT_TRADES = "SELECT COUNT(*) FROM agg_trades WHERE symbol = ? AND agg_id BETWEEN ? AND ?"
+_NEWEST_TIMES = "SELECT TIME FROM trade_minutes ORDER BY TIME DESC LIMIT ?"
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    keys: list[str]
+    tries: int
+    why: str
+    error: str
+    when: str
+
+
+def last_rows(store: Store, count: int) -> list[MinuteRow]:
+    """The newest ``count`` minute rows (every symbol), oldest first."""
+    # (MySQL reads run at READ COMMITTED and SQLite's in autocommit: each sees the newest rows.)
+    times = [row[0] for row in store.execute(_NEWEST_TIMES, (count,))]
+    if not times:
+        return []
+    oldest = min(minute_ms(t) for t in times)
+    rows = store.minute_rows(start_ms=oldest)
+    return rows[-count:] if len(rows) > count else rows
+
+
+def stored_trades(store: Store, symbol: str, first_id: int, last_id: int) -> int:
+    """How many of the agg ids ``first_id..last_id`` of ``symbol`` the database holds."""
+    ((count,),) = store.execute(_COUNT_TRADES, (symbol, first_id, last_id))
+    return int(count)
+
+
+def stage_stats(state_dir: Path) -> dict[str, dict[str, Any]]:
+    """Each stage's counters of the last run, by stage."""
+    found = {}
+    for stage in STAGES:
+        values = read_stats(stats_path(state_dir, stage))
+        if values is not None:
+            found[stage] = values
+    return found
+
+
+def dead_letters(state_dir: Path) -> list[DeadLetter]:
+    path = state_dir / DEAD_LETTERS_FILE
+    if not path.exists():
+        return []
+    letters = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            item = json.loads(line)
+            letters.append(
+                DeadLetter(item["keys"], item["tries"], item["why"], item["error"], item["dead_lettered"])
+            )
+    return letters
+
+
+# -- formatting (pure) ----------------------------------------------------------------------
+
+
+def row_text(row: MinuteRow) -> str:
+    """One minute row in a line: time, buy and sell counts, BTC and USD, close."""
+    return (
+        f"{row.time:%Y-%m-%d %H:%M} {row.symbol} "
+        f"buy {row.count_buy} ({row.btc_buy.normalize():f} BTC, {row.usd_buy:.2f} USD) "
+        f"sell {row.count_sell} ({row.btc_sell.normalize():f} BTC, {row.usd_sell:.2f} USD) "
+        f"close {row.close.normalize():f}"
+    )
+
+
+def ledger_text(totals: LedgerTotals) -> str:
+    return (
+        f"{totals.objects} objects, {totals.lines} lines: {totals.accepted} trades accepted, "
+        f"{totals.rejected} lines rejected (quarantined), {totals.duplicates} duplicate trades, "
+        f"{totals.redeliveries} repeated events"
+    )
+
+
+def stages_text(stats: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """One line per stage that has counters, with the counters that matter for it."""
+    wanted = {
+        "replay": ("trades", "published", "frames_sent", "rest_trades", "rejected_lines"),
+        "producer": ("received", "produced", "duplicates", "gaps", "backfilled", "bad_frames", "holes"),
+        "sink": ("consumed", "objects", "records_stored", "put_failures", "open_batches", "uncommitted"),
+        "runner": ("events", "objects", "trades", "rejected", "duplicates", "failures", "dead_letters"),
+        "broker": ("bootstrap",),
+        "aws": ("endpoint",),
+        "dashboard": ("url",),
+    }
+    lines = []
+    for stage in STAGES:
+        values = stats.get(stage)
+        if not values:
+            continue
+        shown = ", ".join(f"{k} {values[k]}" for k in wanted[stage] if k in values)
+        state = values.get("state", "")
+        updated = values.get("updated")
+        when = f" at {datetime.fromtimestamp(updated, tz=UTC):%Y-%m-%d %H:%M:%S} UTC" if updated else ""
+        lines.append(f"  {stage:<9} {state}{when}: {shown}")
+    return lines
+
+
+def dead_letters_text(letters: list[DeadLetter], path: Path) -> list[str]:
+    if not letters:
+        return ["dead letters: none"]
+    lines = [f"dead letters: {len(letters)} (events in {path})"]
+    for letter in letters[-5:]:
+        lines.append(f"  {letter.when} {', '.join(letter.keys)}: {letter.why}; {letter.error}")
+    return lines
