@@ -3,5 +3,8 @@
 pytest_plugins = [
     "tests.fixtures.data",
     "tests.fixtures.servers",
+    "tests.fixtures.infra",
     "tests.fixtures.aggregator",
+    "tests.fixtures.dashboard",
+    "tests.fixtures.kafka",
 ]

@@ -1,0 +1,169 @@
+"""Alarms on the pipeline, published to one SNS topic (optionally mailed).
+
+The end-to-end one is ``NoNewMinuteRows``: the aggregator emits ``MinuteRowsWritten`` for
+every object; five minutes with none, or with no datapoint at all (missing data breaches),
+means something upstream stopped: Binance, the producer, Kafka, Vector, S3 or the Lambda.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_rds as rds
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from cdk_nag import NagPackSuppression, NagSuppressions
+from constructs import Construct
+
+from infra.aggregator import MINUTE_ROWS_METRIC, REJECTED_LINES_METRIC
+
+QUIET_MINUTES = 5
+LOW_STORAGE_BYTES = 2 * 1024**3
+
+
+class PipelineAlarms(Construct):
+    """Alarms and the topic they notify.
+
+    Parameters
+    ----------
+    aggregator
+        The aggregator function (errors, and the namespace of its metrics).
+    failed_events
+        The aggregator's on-failure queue.
+    metrics_namespace, service_name
+        Where the handler's Powertools metrics land (``POWERTOOLS_*`` of the function).
+    database
+        The RDS instance (free storage).
+    kafka_instance
+        The Kafka host, if there is one: a failed system status check recovers it.
+    alarm_email
+        An address to subscribe to the topic, or None.
+
+    Attributes
+    ----------
+    topic
+        The SNS topic every alarm notifies.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        aggregator: lambda_.IFunction,
+        failed_events: sqs.IQueue,
+        metrics_namespace: str,
+        service_name: str,
+        database: rds.IDatabaseInstance,
+        kafka_instance: ec2.Instance | None,
+        alarm_email: str | None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.topic = sns.Topic(self, "Topic", enforce_ssl=True)
+        if alarm_email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
+        notify = actions.SnsAction(self.topic)
+        NagSuppressions.add_resource_suppressions(
+            self.topic,
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-SNS2",
+                    reason="Alarm notifications carry only alarm names and states; CloudWatch cannot publish "
+                    "to a topic under the AWS-managed SNS key; a customer key costs more than that is worth",
+                )
+            ],
+        )
+
+        def handler_metric(name: str, period: Duration) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace=metrics_namespace,
+                metric_name=name,
+                dimensions_map={"service": service_name},
+                statistic="Sum",
+                period=period,
+            )
+
+        self.no_new_minute_rows = cloudwatch.Alarm(
+            self,
+            "NoNewMinuteRows",
+            alarm_description=f"No minute row written for {QUIET_MINUTES} minutes: the pipeline has stopped "
+            "somewhere between Binance and the database",
+            metric=handler_metric(MINUTE_ROWS_METRIC, Duration.minutes(1)),
+            comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            threshold=1,
+            evaluation_periods=QUIET_MINUTES,
+            datapoints_to_alarm=QUIET_MINUTES,
+            treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
+        )
+        self.aggregator_errors = cloudwatch.Alarm(
+            self,
+            "AggregatorErrors",
+            alarm_description="The aggregator raised (S3 or database failure); Lambda retries, then the "
+            "event goes to the failed-events queue",
+            metric=aggregator.metric_errors(period=Duration.minutes(5), statistic="Sum"),
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            threshold=1,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.failed_events = cloudwatch.Alarm(
+            self,
+            "FailedEvents",
+            alarm_description="S3 events the aggregator gave up on are waiting in the failed-events queue "
+            "(replay them once the cause is fixed)",
+            metric=failed_events.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(5), statistic="Maximum"
+            ),
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            threshold=1,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.rejected_lines = cloudwatch.Alarm(
+            self,
+            "RejectedLines",
+            alarm_description="Lines that are not valid aggTrade events were quarantined under rejected/",
+            metric=handler_metric(REJECTED_LINES_METRIC, Duration.minutes(15)),
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            threshold=1,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.low_storage = cloudwatch.Alarm(
+            self,
+            "DatabaseLowStorage",
+            alarm_description="Under 2 GiB free on the database (autoscaling stops at its ceiling)",
+            metric=database.metric_free_storage_space(period=Duration.minutes(15), statistic="Minimum"),
+            comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            threshold=LOW_STORAGE_BYTES,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
+        )
+        alarms = [self.no_new_minute_rows, self.aggregator_errors, self.failed_events, self.rejected_lines]
+        alarms.append(self.low_storage)
+        if kafka_instance is not None:
+            self.host_recovery = cloudwatch.Alarm(
+                self,
+                "KafkaHostSystemCheck",
+                alarm_description="The Kafka host's hardware failed its status check: EC2 recovers it",
+                metric=cloudwatch.Metric(
+                    namespace="AWS/EC2",
+                    metric_name="StatusCheckFailed_System",
+                    dimensions_map={"InstanceId": kafka_instance.instance_id},
+                    statistic="Maximum",
+                    period=Duration.minutes(1),
+                ),
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                threshold=1,
+                evaluation_periods=2,
+                treat_missing_data=cloudwatch.TreatMissingData.MISSING,
+            )
+            self.host_recovery.add_alarm_action(actions.Ec2Action(actions.Ec2InstanceAction.RECOVER))
+            alarms.append(self.host_recovery)
+        for alarm in alarms:
+            alarm.add_alarm_action(notify)
+            alarm.add_ok_action(notify)

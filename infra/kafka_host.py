@@ -1,0 +1,266 @@
+"""The Kafka host: one EC2 instance running Kafka (KRaft), Vector and the producer under systemd.
+
+User data stays small: it writes ``/etc/cryptotrades/host.env`` (every setting the host
+needs, visible in the template), unpacks the release asset (``binance/``, ``producer/``,
+``vector/vector.toml``, ``infra/host/`` and the producer's wheels for the host's platform)
+and runs ``infra/host/install.sh``, which is plain bash checked by shellcheck and tested.
+Access is through SSM Session Manager; the security group admits nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from aws_cdk import Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3_assets as s3_assets
+from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
+from constructs import Construct
+
+from infra.bundle import REPO_ROOT, PythonBundle, asset_options
+
+RELEASE_DIR = "/opt/cryptotrades/release"
+RELEASE_ZIP = "/opt/cryptotrades/release.zip"
+HOST_ENV = "/etc/cryptotrades/host.env"
+HOST_PYTHON = "3.11"  # Amazon Linux 2023's python3.11 package
+PRODUCER_REQUIREMENTS = REPO_ROOT / "infra" / "host" / "requirements.txt"
+RELEASE_SOURCES = ("binance", "producer", "vector/vector.toml", "infra/host")
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSettings:
+    """The topic the producer writes and Vector reads.
+
+    ``segment_ms`` must be well below ``retention_ms``: Kafka deletes whole closed segments only.
+    """
+
+    name: str = "cryptotrades"
+    partitions: int = 1
+    retention_ms: int = 300_000
+    segment_ms: int = 60_000
+
+
+@dataclass(frozen=True, slots=True)
+class Downloads:
+    """What the host fetches at first boot (pinned versions; see docs/infra.md)."""
+
+    kafka_version: str
+    vector_version: str
+    kafka_sha512: str | None = None
+    kafka_scala_version: str = "2.13"
+
+
+@dataclass(frozen=True, slots=True)
+class MskBrokers:
+    """Amazon MSK in place of the host's own broker."""
+
+    cluster_arn: str
+    connections: ec2.Connections
+    replication: int
+
+
+def release_bundle(*, arm64: bool) -> PythonBundle:
+    """The host's release: code as files, the producer's wheels for Amazon Linux 2023."""
+    machine = "aarch64" if arm64 else "x86_64"
+    return PythonBundle(
+        sources=RELEASE_SOURCES,
+        requirements=PRODUCER_REQUIREMENTS,
+        # AL2023 has glibc 2.34; confluent-kafka publishes manylinux_2_28 wheels, msgspec manylinux2014.
+        platforms=(f"manylinux_2_34_{machine}", f"manylinux_2_28_{machine}", f"manylinux2014_{machine}"),
+        python_version=HOST_PYTHON,
+        packages_dir="site-packages",
+    )
+
+
+def host_environment(
+    *,
+    mode: str,
+    topic: TopicSettings,
+    downloads: Downloads,
+    bucket_name: str,
+    region: str,
+    heap: str,
+    msk: MskBrokers | None,
+) -> dict[str, str]:
+    """The contents of ``/etc/cryptotrades/host.env`` (install.sh and render-config.sh read these)."""
+    env = {
+        "CRYPTOTRADES_KAFKA_MODE": mode,
+        "CRYPTOTRADES_TOPIC": topic.name,
+        "CRYPTOTRADES_TOPIC_PARTITIONS": str(topic.partitions),
+        "CRYPTOTRADES_TOPIC_REPLICATION": str(msk.replication if msk else 1),
+        "CRYPTOTRADES_TOPIC_RETENTION_MS": str(topic.retention_ms),
+        "CRYPTOTRADES_TOPIC_SEGMENT_MS": str(topic.segment_ms),
+        "CRYPTOTRADES_BUCKET": bucket_name,
+        "AWS_REGION": region,
+        "CRYPTOTRADES_PYTHON": f"python{HOST_PYTHON}",
+        "KAFKA_VERSION": downloads.kafka_version,
+        "KAFKA_SCALA_VERSION": downloads.kafka_scala_version,
+        "KAFKA_SHA512": downloads.kafka_sha512 or "",
+        "VECTOR_VERSION": downloads.vector_version,
+    }
+    if msk is None:
+        env |= {"CRYPTOTRADES_KAFKA_DATA_DIR": "/var/lib/kafka/data", "CRYPTOTRADES_KAFKA_HEAP": heap}
+    else:
+        env["MSK_CLUSTER_ARN"] = msk.cluster_arn
+    return env
+
+
+def user_data_commands(*, env: Mapping[str, str], asset_url: str, region: str) -> list[str]:
+    """User data: write host.env, fetch and unpack the release, run install.sh."""
+    lines = [f"{key}={value}" for key, value in env.items()]
+    return [
+        "set -euo pipefail",
+        "install -d -m 0755 /etc/cryptotrades /opt/cryptotrades",
+        f"cat >{HOST_ENV} <<'HOST_ENV'",
+        *lines,
+        "HOST_ENV",
+        f"aws s3 cp '{asset_url}' {RELEASE_ZIP} --region {region} --only-show-errors",
+        f"rm -rf {RELEASE_DIR}",
+        # Python's zipfile is on every Amazon Linux 2023 image; unzip is not always.
+        f"python3 -m zipfile -e {RELEASE_ZIP} {RELEASE_DIR}",
+        f"bash {RELEASE_DIR}/infra/host/install.sh",
+    ]
+
+
+class KafkaHost(Construct):
+    """The EC2 instance, its role and its (inbound-less) security group.
+
+    Parameters
+    ----------
+    vpc
+        The VPC; the instance goes in a public subnet with a public address (no NAT needed).
+    bucket_name
+        The trades bucket Vector writes to (grant ``role`` what it needs there).
+    instance_type
+        E.g. ``t4g.small`` (Graviton: the image follows the type's architecture).
+    topic, downloads
+        Topic settings and pinned download versions, written to host.env.
+    msk
+        When set, the host runs no broker and talks to these brokers instead.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        vpc: ec2.IVpc,
+        bucket_name: str,
+        instance_type: str,
+        topic: TopicSettings,
+        downloads: Downloads,
+        msk: MskBrokers | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        region = Stack.of(self).region
+        kind = ec2.InstanceType(instance_type)
+        arm64 = kind.architecture == ec2.InstanceArchitecture.ARM_64
+        self.release = s3_assets.Asset(
+            self,
+            "Release",
+            path=str(REPO_ROOT / "infra" / "host"),
+            **asset_options(release_bundle(arm64=arm64)),
+        )
+        env = host_environment(
+            mode="msk" if msk else "ec2",
+            topic=topic,
+            downloads=downloads,
+            bucket_name=bucket_name,
+            region=region,
+            heap="512m",
+            msk=msk,
+        )
+        self.user_data = ec2.UserData.for_linux()
+        self.user_data.add_commands(
+            *user_data_commands(env=env, asset_url=self.release.s3_object_url, region=region)
+        )
+
+        self.security_group = ec2.SecurityGroup(
+            self,
+            "SecurityGroup",
+            vpc=vpc,
+            description="Kafka host: no inbound at all (SSM for shell access); out to Binance, S3, packages",
+            allow_all_outbound=True,
+        )
+        self.instance = ec2.Instance(
+            self,
+            "Instance",
+            vpc=vpc,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
+            associate_public_ip_address=True,
+            instance_type=kind,
+            machine_image=ec2.MachineImage.latest_amazon_linux2023(
+                cpu_type=ec2.AmazonLinuxCpuType.ARM_64 if arm64 else ec2.AmazonLinuxCpuType.X86_64
+            ),
+            security_group=self.security_group,
+            user_data=self.user_data,
+            # A new release (code, settings) means a new host: the broker keeps only 5 minutes.
+            user_data_causes_replacement=True,
+            require_imdsv2=True,
+            ssm_session_permissions=True,
+            block_devices=[
+                ec2.BlockDevice(
+                    device_name="/dev/xvda",
+                    volume=ec2.BlockDeviceVolume.ebs(
+                        10,
+                        encrypted=True,
+                        volume_type=ec2.EbsDeviceVolumeType.GP3,
+                        delete_on_termination=True,
+                    ),
+                )
+            ],
+        )
+        self.role = self.instance.role
+        self.release.grant_read(self.role)
+        if msk is not None:
+            msk.connections.allow_default_port_from(self.instance, "producer and Vector to MSK (TLS)")
+            # No grant_* exists for MSK's control plane: the one call install.sh makes, on this cluster.
+            self.role.add_to_principal_policy(
+                iam.PolicyStatement(actions=["kafka:GetBootstrapBrokers"], resources=[msk.cluster_arn])
+            )
+        self._suppress_findings()
+
+    def _suppress_findings(self) -> None:
+        NagSuppressions.add_resource_suppressions(
+            self.instance,
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-EC28",
+                    reason="Detailed (1-minute) monitoring costs more than this host is worth; the "
+                    "pipeline's health is watched end to end by the NoNewMinuteRows alarm",
+                ),
+                NagPackSuppression(
+                    id="AwsSolutions-EC29",
+                    reason="The host is disposable by design (user_data_causes_replacement): it keeps 5 "
+                    "minutes of trades and is rebuilt from the release on every change; termination "
+                    "protection would block that",
+                ),
+            ],
+        )
+        NagSuppressions.add_resource_suppressions(
+            self.role,
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-IAM4",
+                    reason="AmazonSSMManagedInstanceCore is the AWS-maintained minimum for Session Manager, "
+                    "which replaces SSH",
+                    applies_to=["Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore"],
+                ),
+                NagPackSuppression(
+                    id="AwsSolutions-IAM5",
+                    reason="The release is read from the CDK asset bucket through its asset's grant_read "
+                    "(the object key is the asset hash)",
+                    applies_to=[
+                        "Action::s3:GetBucket*",
+                        "Action::s3:GetObject*",
+                        "Action::s3:List*",
+                        RegexAppliesTo(
+                            regex=r"/^Resource::arn:(aws|<AWS::Partition>):s3:::cdk-[a-z0-9]+-assets-.*\/\*$/"
+                        ),
+                    ],
+                ),
+            ],
+            apply_to_children=True,
+        )

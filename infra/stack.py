@@ -1,0 +1,127 @@
+"""The one stack: it wires the constructs of this package together and holds no resources itself."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Environment, Stack
+from constructs import Construct
+
+from infra.aggregator import Aggregator, lambda_package
+from infra.alarms import PipelineAlarms
+from infra.bucket import TradesBucket
+from infra.database import Database
+from infra.kafka_host import Downloads, KafkaHost, MskBrokers, TopicSettings
+from infra.msk import MskCluster
+from infra.nag import suppress_cdk_internals
+from infra.network import Network
+from infra.quicksight import QuickSightDataSets
+from infra.schema import SchemaMigration
+from infra.settings import InfraSettings
+
+
+class CryptotradesStack(Stack):
+    """Binance -> producer -> Kafka (EC2 or MSK) -> Vector -> S3 -> Lambda -> RDS MySQL (-> QuickSight)."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, settings: InfraSettings) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            env=Environment(account=settings.account, region=settings.region),
+            description="cryptotrades: every BTC/USDT trade on Binance, one exact row per minute",
+        )
+        network = Network(self, "Network")
+        trades = TradesBucket(self, "Trades", raw_retention_days=settings.raw_retention_days)
+        database = Database(
+            self,
+            "Database",
+            vpc=network.vpc,
+            subnets=network.isolated_subnets,
+            secrets_endpoint=network.secrets_endpoint,
+            instance_type=settings.db_instance_type,
+        )
+
+        package = lambda_package(
+            secret_arn=database.secret.secret_arn,
+            ca_bundle=settings.db_ca_bundle,
+            metrics_namespace=self.stack_name,
+        )
+        schema = SchemaMigration(
+            self, "Schema", package=package, vpc=network.vpc, subnets=network.isolated_subnets
+        )
+        aggregator = Aggregator(
+            self, "Aggregator", package=package, vpc=network.vpc, subnets=network.isolated_subnets
+        )
+        for function in (schema.function, aggregator.function):
+            database.secret.grant_read(function)
+        database.allow_from(
+            schema.function, aggregator.function, description="schema migration and aggregator"
+        )
+        # The migration needs the database reachable: the instance, its secret and the ingress rules.
+        schema.resource.node.add_dependency(database)
+        trades.grant_aggregator(aggregator.function)
+        trades.notify(aggregator.function)
+
+        msk = None
+        if settings.kafka == "msk":
+            cluster = MskCluster(
+                self,
+                "Msk",
+                vpc=network.vpc,
+                subnets=network.isolated_subnets,
+                kafka_version=settings.msk_kafka_version,
+            )
+            msk = MskBrokers(
+                cluster_arn=cluster.cluster_arn,
+                connections=cluster.connections,
+                replication=cluster.replication,
+            )
+        host = KafkaHost(
+            self,
+            "KafkaHost",
+            vpc=network.vpc,
+            bucket_name=trades.bucket.bucket_name,
+            instance_type=settings.kafka_instance_type,
+            topic=TopicSettings(),
+            downloads=Downloads(
+                kafka_version=settings.kafka_version,
+                vector_version=settings.vector_version,
+                kafka_sha512=settings.kafka_sha512,
+            ),
+            msk=msk,
+        )
+        trades.grant_writer(host.role)
+        # Produce only once the schema exists: earlier objects would fail into the queue.
+        host.node.add_dependency(schema.resource)
+
+        alarms = PipelineAlarms(
+            self,
+            "Alarms",
+            aggregator=aggregator.function,
+            failed_events=aggregator.failed_events,
+            metrics_namespace=package.metrics_namespace,
+            service_name=package.service_name,
+            database=database.instance,
+            kafka_instance=host.instance,
+            alarm_email=settings.alarm_email,
+        )
+
+        if settings.quicksight and settings.quicksight_principal:
+            quicksight = QuickSightDataSets(
+                self,
+                "QuickSight",
+                vpc=network.vpc,
+                subnets=network.isolated_subnets,
+                database=database.instance,
+                secret=database.secret,
+                principal_arn=settings.quicksight_principal,
+            )
+            database.allow_from(quicksight.connections, description="QuickSight VPC connection")
+            CfnOutput(self, "QuickSightDataSource", value=quicksight.data_source.attr_arn)
+
+        suppress_cdk_internals(self)
+        CfnOutput(self, "TradesBucketName", value=trades.bucket.bucket_name)
+        CfnOutput(self, "KafkaHostInstanceId", value=host.instance.instance_id)
+        CfnOutput(self, "DatabaseEndpoint", value=database.instance.db_instance_endpoint_address)
+        CfnOutput(self, "DatabaseSecretArn", value=database.secret.secret_arn)
+        CfnOutput(self, "AggregatorFunctionName", value=aggregator.function.function_name)
+        CfnOutput(self, "FailedEventsQueueUrl", value=aggregator.failed_events.queue_url)
+        CfnOutput(self, "AlarmTopicArn", value=alarms.topic.topic_arn)

@@ -1,0 +1,451 @@
+"""Every promise of the default deployment, read off the synthesized template (issue 5).
+
+The template comes from ``python -m infra.app`` (tests/fixtures/infra.py), synthesized once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from infra.aggregator import MINUTE_ROWS_METRIC, SERVICE_NAME
+from infra.schema import sql_digest
+from tests.fixtures.infra import REPO_ROOT, STACK, Synth, flatten
+
+RAW_RETENTION_DAYS = 90
+
+
+@pytest.fixture(scope="module")
+def template(synth_default: Synth) -> Template:
+    return Template.from_json(synth_default.template)
+
+
+def statements(synth: Synth, role_logical_id: str) -> list[dict[str, Any]]:
+    """Every IAM statement of the inline policies attached to a role."""
+    found = []
+    for policy in synth.resources("AWS::IAM::Policy").values():
+        roles = policy["Properties"].get("Roles", [])
+        if {"Ref": role_logical_id} in roles:
+            found.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    return found
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def logical_id(synth: Synth, kind: str, path_part: str) -> str:
+    matches = [
+        name
+        for name, body in synth.resources(kind).items()
+        if path_part in body.get("Metadata", {}).get("aws:cdk:path", "")
+    ]
+    assert len(matches) == 1, f"{kind} at *{path_part}*: {matches}"
+    return matches[0]
+
+
+# --- region and naming ----------------------------------------------------------------------
+
+
+def test_the_stack_targets_a_region_binance_serves(synth_default: Synth) -> None:
+    manifest = json.loads((synth_default.outdir / "manifest.json").read_text())
+    environment = manifest["artifacts"][STACK]["environment"]
+    assert environment == "aws://unknown-account/eu-west-1"
+
+
+def test_no_resource_has_a_physical_name(synth_default: Synth) -> None:
+    # Two copies of the stack must coexist in one account: names are generated.
+    named = {
+        "AWS::S3::Bucket": "BucketName",
+        "AWS::Lambda::Function": "FunctionName",
+        "AWS::IAM::Role": "RoleName",
+        "AWS::RDS::DBInstance": "DBInstanceIdentifier",
+        "AWS::SQS::Queue": "QueueName",
+        "AWS::SNS::Topic": "TopicName",
+        "AWS::EC2::SecurityGroup": "GroupName",
+        "AWS::SecretsManager::Secret": "Name",
+    }
+    for kind, prop in named.items():
+        for name, body in synth_default.resources(kind).items():
+            assert prop not in body.get("Properties", {}), f"{name} sets {prop}"
+
+
+# --- network --------------------------------------------------------------------------------
+
+
+def test_the_vpc_has_no_nat_gateway_and_uses_endpoints(template: Template, synth_default: Synth) -> None:
+    template.resource_count_is("AWS::EC2::NatGateway", 0)
+    endpoints = synth_default.resources("AWS::EC2::VPCEndpoint")
+    kinds = {flatten(body["Properties"]["ServiceName"]).split(".")[-1]: body for body in endpoints.values()}
+    assert set(kinds) == {"s3", "secretsmanager"}
+    assert kinds["s3"]["Properties"]["VpcEndpointType"] == "Gateway"
+    secrets = kinds["secretsmanager"]["Properties"]
+    assert secrets["VpcEndpointType"] == "Interface"
+    assert secrets["PrivateDnsEnabled"] is True
+    assert len(secrets["SubnetIds"]) == 1, "one interface endpoint ENI: the cost-sized choice"
+
+
+def test_subnets_are_public_without_automatic_addresses_and_isolated(synth_default: Synth) -> None:
+    subnets = synth_default.resources("AWS::EC2::Subnet")
+    kinds = sorted(
+        next(tag["Value"] for tag in body["Properties"]["Tags"] if tag["Key"] == "aws-cdk:subnet-type")
+        for body in subnets.values()
+    )
+    assert kinds == ["Isolated", "Isolated", "Public", "Public"]
+    assert all(body["Properties"]["MapPublicIpOnLaunch"] is False for body in subnets.values())
+    # Isolated subnets have no default route at all.
+    routes = synth_default.resources("AWS::EC2::Route")
+    assert all("GatewayId" in body["Properties"] for body in routes.values())
+    assert len(routes) == 2  # the public subnets' routes to the internet gateway
+
+
+def test_rejected_traffic_is_logged(template: Template) -> None:
+    template.has_resource_properties("AWS::EC2::FlowLog", {"TrafficType": "REJECT", "ResourceType": "VPC"})
+
+
+def test_nothing_is_open_to_the_internet_and_no_ssh(synth_default: Synth) -> None:
+    rules = []
+    for body in synth_default.resources("AWS::EC2::SecurityGroup").values():
+        rules.extend(body["Properties"].get("SecurityGroupIngress", []))
+    rules.extend(
+        body["Properties"] for body in synth_default.resources("AWS::EC2::SecurityGroupIngress").values()
+    )
+    for rule in rules:
+        assert "CidrIp" not in rule and "CidrIpv6" not in rule, f"a CIDR ingress rule: {rule}"
+        assert rule.get("FromPort") != 22
+
+
+# --- Kafka host -----------------------------------------------------------------------------
+
+
+def host(synth: Synth) -> dict[str, Any]:
+    return synth.one("AWS::EC2::Instance")[1]
+
+
+def test_the_kafka_host_is_graviton_amazon_linux_2023_in_a_public_subnet(synth_default: Synth) -> None:
+    properties = host(synth_default)["Properties"]
+    assert properties["InstanceType"] == "t4g.small"
+    image_parameter = properties["ImageId"]["Ref"]
+    assert synth_default.template["Parameters"][image_parameter]["Default"] == (
+        "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-6.1-arm64"
+    )
+    interface = properties["NetworkInterfaces"][0]
+    assert interface["AssociatePublicIpAddress"] is True
+    subnet = synth_default.template["Resources"][interface["SubnetId"]["Ref"]]
+    assert subnet["Properties"]["MapPublicIpOnLaunch"] is False
+    assert "PublicSubnet" in interface["SubnetId"]["Ref"]
+    volume = properties["BlockDeviceMappings"][0]["Ebs"]
+    assert volume["Encrypted"] is True
+
+
+def test_the_kafka_host_requires_imdsv2_and_has_no_inbound_rule(synth_default: Synth) -> None:
+    (_, template_body) = synth_default.one("AWS::EC2::LaunchTemplate")
+    assert template_body["Properties"]["LaunchTemplateData"]["MetadataOptions"]["HttpTokens"] == "required"
+    group_ref = host(synth_default)["Properties"]["NetworkInterfaces"][0]["GroupSet"][0]["Fn::GetAtt"][0]
+    group = synth_default.template["Resources"][group_ref]["Properties"]
+    assert "SecurityGroupIngress" not in group
+    targets = [
+        body["Properties"]["GroupId"]
+        for body in synth_default.resources("AWS::EC2::SecurityGroupIngress").values()
+    ]
+    assert {"Fn::GetAtt": [group_ref, "GroupId"]} not in targets
+
+
+def test_the_host_role_puts_under_trades_only_and_has_ssm(synth_default: Synth) -> None:
+    role_id = logical_id(synth_default, "AWS::IAM::Role", "KafkaHost/Instance/InstanceRole")
+    role = synth_default.template["Resources"][role_id]["Properties"]
+    assert [flatten(arn) for arn in role["ManagedPolicyArns"]] == [
+        "arn:TOKEN:iam::aws:policy/AmazonSSMManagedInstanceCore"
+    ]
+    bucket_id = logical_id(synth_default, "AWS::S3::Bucket", "Trades/Bucket/")
+    for statement in statements(synth_default, role_id):
+        actions = as_list(statement["Action"])
+        resources = [json.dumps(resource) for resource in as_list(statement["Resource"])]
+        assert statement["Effect"] == "Allow"
+        assert not any(action.startswith("s3:Delete") for action in actions)
+        if any(bucket_id in resource for resource in resources):
+            assert set(actions) <= {
+                "s3:PutObject",
+                "s3:PutObjectLegalHold",
+                "s3:PutObjectRetention",
+                "s3:PutObjectTagging",
+                "s3:PutObjectVersionTagging",
+                "s3:Abort*",
+            }, actions
+            assert resources == [
+                json.dumps({"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/trades/*"]]})
+            ]
+        else:
+            # The only other grant: reading its own release from the CDK asset bucket.
+            assert all("cdk-hnb659fds-assets" in resource for resource in resources), resources
+            assert all(action.startswith(("s3:Get", "s3:List")) for action in actions), actions
+
+
+def user_data(synth: Synth) -> str:
+    return flatten(host(synth)["Properties"]["UserData"])
+
+
+def host_env(synth: Synth) -> dict[str, str]:
+    text = user_data(synth)
+    block = re.search(r"<<'HOST_ENV'\n(.*?)\nHOST_ENV\n", text, re.S)
+    assert block, text
+    return dict(line.split("=", 1) for line in block[1].splitlines())
+
+
+def test_user_data_carries_the_topic_retention_and_runs_the_installer(synth_default: Synth) -> None:
+    env = host_env(synth_default)
+    assert env["CRYPTOTRADES_KAFKA_MODE"] == "ec2"
+    assert env["CRYPTOTRADES_TOPIC"] == "cryptotrades"
+    assert env["CRYPTOTRADES_TOPIC_RETENTION_MS"] == "300000"
+    assert int(env["CRYPTOTRADES_TOPIC_SEGMENT_MS"]) < int(env["CRYPTOTRADES_TOPIC_RETENTION_MS"])
+    assert env["CRYPTOTRADES_KAFKA_DATA_DIR"] == "/var/lib/kafka/data"  # not under /tmp
+    assert env["CRYPTOTRADES_BUCKET"] == "TOKEN"  # the generated bucket name, resolved by CloudFormation
+    assert env["AWS_REGION"] == "eu-west-1"
+    text = user_data(synth_default)
+    assert text.startswith("#!/bin/bash\nset -euo pipefail\n")
+    assert text.rstrip().endswith("bash /opt/cryptotrades/release/infra/host/install.sh")
+
+
+def test_the_host_release_holds_the_code_units_and_wheels_for_arm64(synth_default: Synth) -> None:
+    text = user_data(synth_default)
+    key = re.search(r"/([0-9a-f]{64})\.zip", json.dumps(host(synth_default)["Properties"]["UserData"]))
+    assert key and "aws s3 cp" in text
+    release = synth_default.asset_dir(key[1])
+    for path in (
+        "vector/vector.toml",
+        "producer/settings.py",
+        "binance/events.py",
+        "infra/host/install.sh",
+        "infra/host/render-config.sh",
+        "infra/host/systemd/kafka.service",
+    ):
+        assert (release / path).is_file(), path
+    assert not list(release.rglob("__pycache__"))
+    extensions = list((release / "site-packages").glob("confluent_kafka/cimpl*.so"))
+    assert extensions and elf_machine(extensions[0]) == AARCH64
+
+
+AARCH64 = 183  # ELF e_machine of 64-bit ARM
+
+
+def elf_machine(path: Any) -> int:
+    header = path.read_bytes()[:20]
+    assert header[:4] == b"\x7fELF"
+    return int.from_bytes(header[18:20], "little")
+
+
+# --- bucket ---------------------------------------------------------------------------------
+
+
+def test_the_bucket_is_private_encrypted_logged_and_expires_raw_objects(synth_default: Synth) -> None:
+    bucket_id = logical_id(synth_default, "AWS::S3::Bucket", "Trades/Bucket/")
+    logs_id = logical_id(synth_default, "AWS::S3::Bucket", "Trades/AccessLogs/")
+    for name in (bucket_id, logs_id):
+        properties = synth_default.template["Resources"][name]["Properties"]
+        assert properties["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }
+        encryption = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+        assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+        assert synth_default.template["Resources"][name]["DeletionPolicy"] == "Retain"
+    bucket = synth_default.template["Resources"][bucket_id]["Properties"]
+    assert bucket["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": logs_id}
+    rules = {rule["Id"]: rule for rule in bucket["LifecycleConfiguration"]["Rules"]}
+    assert rules["ExpireRawTrades"]["Prefix"] == "trades/"
+    assert rules["ExpireRawTrades"]["ExpirationInDays"] == RAW_RETENTION_DAYS
+    assert rules["ExpireQuarantine"]["Prefix"] == "rejected/"
+    assert rules["AbortIncompleteUploads"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+
+
+def test_both_buckets_refuse_plain_http_and_old_tls(synth_default: Synth) -> None:
+    policies = synth_default.resources("AWS::S3::BucketPolicy")
+    assert len(policies) == 2
+    for body in policies.values():
+        denies = [s for s in body["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+        conditions = [s["Condition"] for s in denies]
+        assert {"Bool": {"aws:SecureTransport": "false"}} in conditions
+        assert {"NumericLessThan": {"s3:TlsVersion": 1.2}} in conditions
+
+
+def test_new_objects_under_trades_and_only_there_invoke_the_aggregator(synth_default: Synth) -> None:
+    (_, notifications) = synth_default.one("Custom::S3BucketNotifications")
+    configuration = notifications["Properties"]["NotificationConfiguration"]
+    assert set(configuration) == {"LambdaFunctionConfigurations"}
+    (target,) = configuration["LambdaFunctionConfigurations"]
+    assert target["Events"] == ["s3:ObjectCreated:*"]
+    assert target["Filter"] == {"Key": {"FilterRules": [{"Name": "prefix", "Value": "trades/"}]}}
+    aggregator_id = logical_id(synth_default, "AWS::Lambda::Function", "Aggregator/Function/Resource")
+    assert target["LambdaFunctionArn"] == {"Fn::GetAtt": [aggregator_id, "Arn"]}
+
+
+# --- Lambda ---------------------------------------------------------------------------------
+
+
+def aggregator(synth: Synth) -> dict[str, Any]:
+    return synth.template["Resources"][
+        logical_id(synth, "AWS::Lambda::Function", "Aggregator/Function/Resource")
+    ]
+
+
+def test_the_aggregator_runs_python_3_12_on_arm_in_isolated_subnets(synth_default: Synth) -> None:
+    properties = aggregator(synth_default)["Properties"]
+    assert properties["Runtime"] == "python3.12"
+    assert properties["Handler"] == "lambda_aggregator.handler.lambda_handler"
+    assert properties["Architectures"] == ["arm64"]
+    subnets = properties["VpcConfig"]["SubnetIds"]
+    assert len(subnets) == 2 and all("IsolatedSubnet" in subnet["Ref"] for subnet in subnets)
+
+
+def test_the_aggregator_environment_names_the_secret_never_its_value(synth_default: Synth) -> None:
+    env = aggregator(synth_default)["Properties"]["Environment"]["Variables"]
+    attachment = logical_id(synth_default, "AWS::SecretsManager::SecretTargetAttachment", "Database/Instance")
+    assert env == {
+        "CRYPTOTRADES_DB_SECRET_ARN": {"Ref": attachment},
+        "CRYPTOTRADES_DB_TLS": "encrypt",
+        "CRYPTOTRADES_QUARANTINE_PREFIX": "rejected/",
+        "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+        "POWERTOOLS_METRICS_NAMESPACE": STACK,
+    }
+
+
+def test_the_aggregator_may_read_its_secret_and_the_bucket_prefixes_only(synth_default: Synth) -> None:
+    role_id = aggregator(synth_default)["Properties"]["Role"]["Fn::GetAtt"][0]
+    attachment = logical_id(synth_default, "AWS::SecretsManager::SecretTargetAttachment", "Database/Instance")
+    bucket_id = logical_id(synth_default, "AWS::S3::Bucket", "Trades/Bucket/")
+    by_action: dict[str, list[str]] = {}
+    for statement in statements(synth_default, role_id):
+        for action in as_list(statement["Action"]):
+            by_action.setdefault(action, []).extend(json.dumps(r) for r in as_list(statement["Resource"]))
+    assert by_action["secretsmanager:GetSecretValue"] == [json.dumps({"Ref": attachment})]
+    trades = json.dumps({"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/trades/*"]]})
+    rejected = json.dumps({"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/rejected/*"]]})
+    assert trades in by_action["s3:GetObject*"] and rejected not in by_action["s3:GetObject*"]
+    assert by_action["s3:PutObject"] == [rejected]
+    assert all(resource != '"*"' for resources in by_action.values() for resource in resources)
+
+
+def test_failed_events_go_to_a_queue_after_two_retries(synth_default: Synth) -> None:
+    (_, config) = synth_default.one("AWS::Lambda::EventInvokeConfig")
+    properties = config["Properties"]
+    assert properties["MaximumRetryAttempts"] == 2
+    queue_id = logical_id(synth_default, "AWS::SQS::Queue", "Aggregator/FailedEvents")
+    assert properties["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    queue = synth_default.template["Resources"][queue_id]["Properties"]
+    assert queue["SqsManagedSseEnabled"] is True
+    assert queue["MessageRetentionPeriod"] == 14 * 24 * 3600
+
+
+def test_the_lambda_bundle_holds_code_sql_and_arm_wheels_only(synth_default: Synth) -> None:
+    bundle = synth_default.asset_dir(aggregator(synth_default)["Properties"]["Code"]["S3Key"])
+    for path in ("lambda_aggregator/handler.py", "lambda_aggregator/schema.py", "binance/parse.py"):
+        assert (bundle / path).is_file(), path
+    for migration in (REPO_ROOT / "sql" / "mysql").glob("*.sql"):
+        assert (bundle / "sql" / "mysql" / migration.name).read_bytes() == migration.read_bytes()
+    assert not list(bundle.rglob("__pycache__")) and not list(bundle.rglob("*.pyc"))
+    assert not (bundle / "tests").exists() and not (bundle / "producer").exists()
+    (extension,) = (bundle / "msgspec").glob("_core*.so")
+    assert elf_machine(extension) == AARCH64
+    assert (bundle / "pymysql").is_dir() and (bundle / "aws_lambda_powertools").is_dir()
+    assert not (bundle / "boto3").exists(), "boto3 comes with the runtime"
+
+
+def test_the_schema_is_migrated_at_deploy_by_the_same_package(synth_default: Synth) -> None:
+    (name, resource) = synth_default.one("Custom::CryptotradesSchema")
+    assert resource["Properties"]["SqlDigest"] == sql_digest()
+    schema_id = logical_id(synth_default, "AWS::Lambda::Function", "Schema/Function/Resource")
+    schema = synth_default.template["Resources"][schema_id]["Properties"]
+    assert schema["Handler"] == "lambda_aggregator.schema.on_event"
+    assert schema["Code"] == aggregator(synth_default)["Properties"]["Code"]
+    assert schema["Environment"] == aggregator(synth_default)["Properties"]["Environment"]
+    instance_id = logical_id(synth_default, "AWS::RDS::DBInstance", "Database/Instance")
+    assert instance_id in resource["DependsOn"]
+    # The host (and so the producer) starts only once the schema exists.
+    assert name in host(synth_default)["DependsOn"]
+
+
+# --- database -------------------------------------------------------------------------------
+
+
+def test_the_database_is_private_encrypted_backed_up_and_protected(synth_default: Synth) -> None:
+    (_, instance) = synth_default.one("AWS::RDS::DBInstance")
+    properties = instance["Properties"]
+    assert properties["Engine"] == "mysql"
+    assert properties["EngineVersion"].startswith("8.4.")
+    assert properties["PubliclyAccessible"] is False
+    assert properties["StorageEncrypted"] is True
+    assert properties["DeletionProtection"] is True
+    assert properties["BackupRetentionPeriod"] == 7
+    assert properties["AutoMinorVersionUpgrade"] is True
+    assert instance["DeletionPolicy"] == "Snapshot"
+    (_, subnet_group) = synth_default.one("AWS::RDS::DBSubnetGroup")
+    assert all("IsolatedSubnet" in s["Ref"] for s in subnet_group["Properties"]["SubnetIds"])
+    (_, parameters) = synth_default.one("AWS::RDS::DBParameterGroup")
+    assert parameters["Properties"]["Parameters"]["require_secure_transport"] == "ON"
+    # The password is generated by Secrets Manager, never written in the template.
+    assert "MasterUserPassword" in properties and "resolve:secretsmanager" in json.dumps(
+        properties["MasterUserPassword"]
+    )
+
+
+def test_the_credentials_rotate_every_30_days_through_the_endpoint(synth_default: Synth) -> None:
+    (_, secret) = synth_default.one("AWS::SecretsManager::Secret")
+    assert "GenerateSecretString" in secret["Properties"]
+    (_, schedule) = synth_default.one("AWS::SecretsManager::RotationSchedule")
+    assert schedule["Properties"]["RotationRules"] == {"ScheduleExpression": "rate(30 days)"}
+    (_, application) = synth_default.one("AWS::Serverless::Application")
+    assert "secretsmanager" in flatten(application["Properties"]["Parameters"]["endpoint"])
+
+
+def test_only_our_functions_reach_the_database(synth_default: Synth) -> None:
+    instance_group = synth_default.one("AWS::RDS::DBInstance")[1]["Properties"]["VPCSecurityGroups"][0]
+    group_id = instance_group["Fn::GetAtt"][0]
+    sources = sorted(
+        body["Properties"]["SourceSecurityGroupId"]["Fn::GetAtt"][0]
+        for body in synth_default.resources("AWS::EC2::SecurityGroupIngress").values()
+        if body["Properties"]["GroupId"] == {"Fn::GetAtt": [group_id, "GroupId"]}
+    )
+    assert len(sources) == 3
+    assert any("Aggregator" in s for s in sources) and any("Schema" in s for s in sources)
+    assert any("Rotation" in s for s in sources)
+
+
+# --- alarms ---------------------------------------------------------------------------------
+
+
+def alarms(synth: Synth) -> dict[str, dict[str, Any]]:
+    return {name: body["Properties"] for name, body in synth.resources("AWS::CloudWatch::Alarm").items()}
+
+
+def test_no_new_minute_row_for_five_minutes_alarms_even_without_data(synth_default: Synth) -> None:
+    (quiet,) = [a for a in alarms(synth_default).values() if a.get("MetricName") == MINUTE_ROWS_METRIC]
+    env = aggregator(synth_default)["Properties"]["Environment"]["Variables"]
+    assert quiet["Namespace"] == env["POWERTOOLS_METRICS_NAMESPACE"]
+    assert quiet["Dimensions"] == [{"Name": "service", "Value": env["POWERTOOLS_SERVICE_NAME"]}]
+    assert quiet["Statistic"] == "Sum"
+    assert quiet["Period"] * quiet["EvaluationPeriods"] == 300
+    assert quiet["DatapointsToAlarm"] == quiet["EvaluationPeriods"]
+    assert quiet["ComparisonOperator"] == "LessThanThreshold" and quiet["Threshold"] == 1
+    assert quiet["TreatMissingData"] == "breaching"
+
+
+def test_errors_failed_events_and_the_host_have_alarms_that_notify(synth_default: Synth) -> None:
+    found = alarms(synth_default)
+    metrics = {a.get("MetricName") for a in found.values()}
+    assert {"Errors", "ApproximateNumberOfMessagesVisible", "StatusCheckFailed_System"} <= metrics
+    (topic_id, _) = synth_default.one("AWS::SNS::Topic")
+    for name, alarm in found.items():
+        assert {"Ref": topic_id} in alarm["AlarmActions"], name
+    (recovery,) = [a for a in found.values() if a.get("MetricName") == "StatusCheckFailed_System"]
+    assert any(":ec2:recover" in flatten(action) for action in recovery["AlarmActions"])
+
+
+def test_the_outputs_say_where_to_look(template: Template) -> None:
+    for name in ("TradesBucketName", "KafkaHostInstanceId", "DatabaseSecretArn", "AlarmTopicArn"):
+        template.has_output(name, {"Value": Match.any_value()})
