@@ -5,6 +5,5 @@ pytest_plugins = [
     "tests.fixtures.servers",
     "tests.fixtures.infra",
     "tests.fixtures.aggregator",
-    "tests.fixtures.dashboard",
     "tests.fixtures.kafka",
 ]
