@@ -311,7 +311,8 @@ def test_create_topic_waits_for_the_broker_then_creates_and_enforces_retention(
     assert calls[:3] == [f"kafka-topics.sh {client} --list"] * 3
     assert calls[3] == (
         f"kafka-topics.sh {client} --create --if-not-exists --topic cryptotrades --partitions 1 "
-        "--replication-factor 1 --config retention.ms=300000 --config segment.ms=60000 --config cleanup.policy=delete"
+        "--replication-factor 1 --config retention.ms=300000 --config segment.ms=60000 "
+        "--config cleanup.policy=delete"
     )
     assert calls[4] == (
         f"kafka-configs.sh {client} --alter --entity-type topics --entity-name cryptotrades "
