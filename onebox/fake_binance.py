@@ -109,6 +109,7 @@ class FakeStats:
     rest_requests: int = 0
     rest_limited: int = 0  # REST requests answered 429/418
     rest_trades: int = 0  # trades served over REST
+    rest_times: list[float] = field(default_factory=list)  # time.monotonic() of each REST request
     paths: list[str] = field(default_factory=list)  # stream paths asked for, in order
 
 
@@ -402,6 +403,7 @@ class FakeBinance:
 
     def _answer_agg_trades(self, connection: ServerConnection, path: str) -> Response:
         self.stats.rest_requests += 1
+        self.stats.rest_times.append(time.monotonic())
         minute = int(time.time() // 60)
         if minute != self._weight_minute:
             self._weight_minute, self._weight_used = minute, 0
@@ -526,6 +528,10 @@ class FakeBinanceThread:
     @property
     def published(self) -> int:
         return self._server().published
+
+    @property
+    def trades(self) -> list[AggTrade]:
+        return self._server().trades
 
     def allow(self, count: int) -> None:
         self.call(lambda server: server.allow(count))

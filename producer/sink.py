@@ -166,7 +166,7 @@ class KafkaSink:
             self._failed.append((symbol, agg_id))
         except KafkaException as exc:
             self._failure(symbol, agg_id, exc.args[0])
-        producer.poll(0)
+        self._poll(producer)
 
     def _delivered(self, generation: int, symbol: str, agg_id: int, error: KafkaError | None, _: Any) -> None:
         if generation != self._generation:
@@ -191,6 +191,8 @@ class KafkaSink:
                 )
             self._fatal = error
             return
+        if self._fatal is not None:
+            return  # the producer is being replaced: every unconfirmed trade is sent again anyway
         if not self._failed:
             self._failures_in_row += 1
             delay = backoff_delay(self._failures_in_row - 1, base=0.5, cap=30.0, rand=self._rand())
@@ -204,9 +206,17 @@ class KafkaSink:
             )
         self._failed.append((symbol, agg_id))
 
+    def _poll(self, producer: Producer) -> None:
+        """Serve delivery reports; confluent_kafka raises a fatal error out of poll() itself."""
+        try:
+            producer.poll(0)
+        except KafkaException as exc:
+            self._on_error(exc.args[0])
+
     def _on_error(self, error: KafkaError) -> None:
         if error.fatal():
-            logger.error("Kafka producer fatal error: %s", error)
+            if self._fatal is None:
+                logger.error("Kafka producer fatal error: %s; replacing the producer", error)
             self._fatal = error
             return
         now = time.monotonic()
@@ -229,7 +239,7 @@ class KafkaSink:
         """One round of the background work (also used while draining)."""
         if self._producer is None:
             return
-        self._producer.poll(0)
+        self._poll(self._producer)
         now = time.monotonic()
         if self._fatal is not None:
             if now >= self._restart_at:
@@ -250,7 +260,7 @@ class KafkaSink:
         if old is not None:
             try:
                 old.purge(in_queue=True, in_flight=True, blocking=False)
-                old.poll(0)
+                old.flush(0)
             except KafkaException as exc:
                 logger.warning("purging the failed Kafka producer: %s", exc)
         self._fatal = None
@@ -291,5 +301,5 @@ class KafkaSink:
             self.tick()
             await asyncio.sleep(ROOM_CHECK_INTERVAL)
         if self._producer is not None:
-            self._producer.poll(0)
+            self._poll(self._producer)
         return self._count

@@ -1,0 +1,156 @@
+"""binance.streams and binance.rest: URLs, frames cut without re-encoding, REST answers and items."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from binance.errors import BinanceError, RestError
+from binance.rest import (
+    AnswerKind,
+    agg_trades_path,
+    event_from_rest,
+    parse_agg_trades,
+    read_answer,
+    rest_json,
+    retry_after_seconds,
+)
+from binance.streams import (
+    ENDPOINTS,
+    FrameKind,
+    combined_frame,
+    combined_stream_url,
+    event_json,
+    normalize_symbol,
+    parse_stream_path,
+    raw_stream_url,
+    read_frame,
+    server_shutdown_event,
+)
+from tests.fixtures.data import event_line, sample_trades
+
+# A frame exactly as Binance sends it (2026-01-01, the first trade of tests/data).
+FRAME = (
+    b'{"stream":"btcusdt@aggTrade","data":{"e":"aggTrade","E":1767225600040,"s":"BTCUSDT","a":3800397495,'
+    b'"p":"87648.21000000","q":"0.08185000","f":5723703861,"l":5723703861,"T":1767225600039,"m":true,"M":true}}'
+)
+
+
+def test_endpoints_and_urls():
+    assert ENDPOINTS["binance"].ws_url == "wss://stream.binance.com:9443"
+    assert ENDPOINTS["vision"].ws_url == "wss://data-stream.binance.vision"
+    assert ENDPOINTS["us"].rest_url == "https://api.binance.us"
+    assert (
+        combined_stream_url("wss://stream.binance.com:9443/", ["BTCUSDT", "ETHUSDT"])
+        == "wss://stream.binance.com:9443/stream?streams=btcusdt@aggTrade/ethusdt@aggTrade"
+    )
+    assert raw_stream_url("ws://127.0.0.1:5", "BTCUSDT") == "ws://127.0.0.1:5/ws/btcusdt@aggTrade"
+
+
+def test_symbols_are_checked():
+    assert normalize_symbol(" btcusdt ") == "BTCUSDT"
+    with pytest.raises(BinanceError, match="'btc/usdt' is not a Binance symbol"):
+        normalize_symbol("btc/usdt")
+
+
+def test_stream_paths_are_read_back():
+    assert parse_stream_path("/stream?streams=btcusdt@aggTrade/ethusdt@aggTrade") == (
+        True,
+        ("BTCUSDT", "ETHUSDT"),
+    )
+    assert parse_stream_path("/ws/btcusdt@aggTrade") == (False, ("BTCUSDT",))
+    with pytest.raises(BinanceError, match="not an aggTrade stream"):
+        parse_stream_path("/ws/btcusdt@depth")
+    with pytest.raises(BinanceError, match="is not a stream path"):
+        parse_stream_path("/api/v3/ping")
+
+
+def test_a_combined_frame_is_cut_to_the_data_bytes_as_received():
+    frame = read_frame(FRAME)
+    assert frame.kind is FrameKind.AGG_TRADE
+    assert frame.stream == "btcusdt@aggTrade"
+    start = FRAME.index(b'"data":') + len(b'"data":')
+    assert frame.event == FRAME[start:-1]  # the very bytes, not a re-encoding
+
+
+def test_the_cut_keeps_whatever_formatting_binance_used():
+    spaced = b'{"stream": "btcusdt@aggTrade", "data": {"e": "aggTrade", "p": "1.50000000", "a": 1}}'
+    assert read_frame(spaced).event == b'{"e": "aggTrade", "p": "1.50000000", "a": 1}'
+
+
+def test_raw_events_and_control_frames():
+    raw = event_json(sample_trades()[0])
+    assert read_frame(raw) == (FrameKind.AGG_TRADE, raw, "")
+    shutdown = server_shutdown_event(1767225600000)
+    assert read_frame(shutdown).kind is FrameKind.SERVER_SHUTDOWN
+    wrapped = combined_frame("!serverShutdown", shutdown)
+    assert read_frame(wrapped).kind is FrameKind.SERVER_SHUTDOWN
+    assert read_frame(b'{"result":null,"id":1}').kind is FrameKind.RESPONSE
+    assert read_frame(b'{"code":2,"msg":"Invalid request"}').kind is FrameKind.ERROR
+    assert read_frame(b'{"e":"trade","a":1}').kind is FrameKind.OTHER
+    with pytest.raises(BinanceError, match="frame is not a JSON object"):
+        read_frame(b"not json")
+
+
+def test_event_json_matches_the_recorded_event_shape():
+    for trade in sample_trades()[:50]:
+        assert event_json(trade) == event_line(trade)
+
+
+def test_agg_trades_path():
+    assert agg_trades_path("BTCUSDT", 5) == "/api/v3/aggTrades?symbol=BTCUSDT&fromId=5&limit=1000"
+    assert agg_trades_path("BTCUSDT", None, 10) == "/api/v3/aggTrades?symbol=BTCUSDT&limit=10"
+    with pytest.raises(RestError, match=r"limit 1001 is outside 1\.\.1000"):
+        agg_trades_path("BTCUSDT", 5, 1001)
+
+
+def test_rest_items_become_websocket_events_keeping_binance_bytes():
+    item = (
+        b'{"a":26129,"p":"0.01633102","q":"4.70443515","f":27781,"l":27781,"T":1498793709153,'
+        b'"m":true,"M":true}'
+    )
+    event = event_from_rest(item, "BTCUSDT")
+    assert event == b'{"e":"aggTrade","E":1498793709153,"s":"BTCUSDT",' + item[1:]
+    assert json.loads(event)["p"] == "0.01633102"
+
+
+def test_parse_agg_trades_round_trips_the_recorded_trades():
+    trades = sample_trades()[:200]
+    parsed = parse_agg_trades(rest_json(trades), "BTCUSDT")
+    assert [item.trade for item in parsed] == trades
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"code":-1121,"msg":"Invalid symbol."}', "is not a JSON array"),
+        (b"[{}]", "item 0: expected a non-empty JSON object"),
+        (b'[{"a":1,"p":"1","q":"1","f":1,"l":1,"m":true}]', "item 0: no trade time"),
+        (b'[{"a":1,"p":"-1","q":"1","f":1,"l":1,"T":5,"m":true}]', "item 0: field price"),
+    ],
+)
+def test_bad_rest_answers_name_the_item(body, message):
+    with pytest.raises(RestError) as caught:
+        parse_agg_trades(body, "BTCUSDT")
+    assert message in str(caught.value)
+
+
+def test_answers_are_classified_with_their_headers():
+    limited = read_answer(429, {"Retry-After": "7", "x-mbx-used-weight-1m": "6004"}, b"{}", now=0)
+    assert limited.kind is AnswerKind.RATE_LIMITED
+    assert limited.retry_after == 7.0
+    assert limited.used_weight == 6004
+    assert read_answer(418, {}, b"", now=0).kind is AnswerKind.BANNED
+    assert read_answer(503, {}, b"", now=0).kind is AnswerKind.UNAVAILABLE
+    assert read_answer(451, {}, b"", now=0).kind is AnswerKind.REFUSED
+    assert read_answer(200, {}, b"[]", now=0).kind is AnswerKind.OK
+    assert read_answer(400, {}, b'{"code":-1121}', now=0).describe() == 'HTTP 400: {"code":-1121}'
+
+
+def test_retry_after_as_seconds_or_a_date():
+    assert retry_after_seconds("30", now=0) == 30.0
+    assert retry_after_seconds("Thu, 01 Jan 2026 00:01:00 GMT", now=1767225600.0) == 60.0
+    assert retry_after_seconds("Thu, 01 Jan 2026 00:00:00 GMT", now=1767225700.0) == 0.0
+    assert retry_after_seconds("soon", now=0) is None
+    assert retry_after_seconds(None, now=0) is None
