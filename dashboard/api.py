@@ -1,0 +1,216 @@
+"""The JSON API: one endpoint per panel, each a function of (store, parameters, context).
+
+| endpoint        | panel                                          | reads                    |
+| --------------- | ---------------------------------------------- | ------------------------ |
+| `/api/totals`   | trades processed, USD bought, USD sold         | trade_minutes            |
+| `/api/daily`    | per day: counts, average buy and sell price    | daily_totals             |
+| `/api/prices`   | per minute: average buy and sell price         | minute_prices            |
+| `/api/spread`   | per minute: buy minus sell USD, 30-minute sum  | minute_spread            |
+| `/api/usd`      | per minute: USD bought and USD sold            | trade_minutes            |
+| `/api/candles`  | OHLC, volume delta and its sum, trades/minute  | trade_minutes            |
+| `/api/health`   | newest minute's age, ledger, dead letters      | trade_minutes, processed_objects |
+| `/api/config`   | what the page needs to start                   | nothing                  |
+
+Windowed endpoints take ``symbol``, ``range`` + ``anchor`` or ``start`` + ``end``
+(see ``dashboard.window``); every answer names its window. A bad parameter is answered
+400 with ``{"error": "<parameter>: <what is wrong>", "parameter": "<parameter>"}``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+import pymysql
+
+from dashboard import panels, queries
+from dashboard.errors import BadParameterError, DatabaseUnavailableError
+from dashboard.pool import DATABASE_ERRORS, StorePool
+from dashboard.window import (
+    RANGES,
+    WINDOW_PARAMETERS,
+    Window,
+    describe,
+    iso_time,
+    query_parameters,
+    resolve,
+    symbol_of,
+    window_request,
+)
+from lambda_aggregator.store import Store
+
+logger = logging.getLogger(__name__)
+
+MAX_MINUTE_SPAN = RANGES["7d"]  # per-minute panels: a week is 10,080 points a series
+MAX_DAY_SPAN = 400 * 1440  # per-day panel and totals
+
+# Supplied by the pipeline: how many dead letters it holds now, or None if it cannot tell.
+DeadLetterHook = Callable[[], int | None]
+NO_HOOK_NOTE = "not reported: the dashboard runs without the pipeline's dead-letter count"
+
+_MISSING_TABLE_MYSQL = 1146  # ER_NO_SUCH_TABLE
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What every request may use besides its parameters."""
+
+    symbol: str  # the default market
+    refresh_seconds: float
+    now_ms: int
+    dead_letters: DeadLetterHook | None
+    database: str  # the store's URL without a password
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: HTTPStatus
+    payload: dict[str, Any]
+
+
+Panel = Callable[[Store, str, Window], dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    panel: Panel
+    default_range: str
+    max_minutes: int
+    source: str  # the view or table it reads, reported with the data
+
+
+def _prices(store: Store, symbol: str, window: Window) -> dict[str, Any]:
+    return {"series": panels.series(queries.minutes(store, queries.PRICES, symbol, window), panels.PRICES)}
+
+
+def _spread(store: Store, symbol: str, window: Window) -> dict[str, Any]:
+    return {"series": panels.series(queries.minutes(store, queries.SPREAD, symbol, window), panels.SPREAD)}
+
+
+def _usd(store: Store, symbol: str, window: Window) -> dict[str, Any]:
+    return {"series": panels.series(queries.minutes(store, queries.USD, symbol, window), panels.USD)}
+
+
+def _candles(store: Store, symbol: str, window: Window) -> dict[str, Any]:
+    return {"series": panels.candles(queries.minutes(store, queries.CANDLES, symbol, window))}
+
+
+def _daily(store: Store, symbol: str, window: Window) -> dict[str, Any]:
+    days = queries.days_of(window)
+    rows = queries.daily(store, symbol, days)
+    return {"days": {"first": days.first, "last": days.last}, "series": panels.series(rows, panels.DAILY)}
+
+
+def _totals(store: Store, symbol: str, window: Window) -> dict[str, Any]:
+    return {"totals": panels.totals(queries.totals(store, symbol, window))}
+
+
+ENDPOINTS: dict[str, Endpoint] = {
+    "/api/totals": Endpoint(_totals, "1h", MAX_DAY_SPAN, "trade_minutes"),
+    "/api/daily": Endpoint(_daily, "30d", MAX_DAY_SPAN, "daily_totals"),
+    "/api/prices": Endpoint(_prices, "1h", MAX_MINUTE_SPAN, "minute_prices"),
+    "/api/spread": Endpoint(_spread, "1h", MAX_MINUTE_SPAN, "minute_spread"),
+    "/api/usd": Endpoint(_usd, "1h", MAX_MINUTE_SPAN, "trade_minutes"),
+    "/api/candles": Endpoint(_candles, "1h", MAX_MINUTE_SPAN, "trade_minutes"),
+}
+OTHER_PATHS = ("/api/health", "/api/config")
+
+
+def answer(path: str, query: str, pool: StorePool, context: Context) -> Answer:
+    """The answer to one GET of the API; errors become 400, 404 or 503 with a message."""
+    try:
+        if path == "/api/config":
+            query_parameters(query, ())
+            return Answer(HTTPStatus.OK, _config(context))
+        if path == "/api/health":
+            params = query_parameters(query, ("symbol",))
+            symbol = symbol_of(params, context.symbol)
+            with pool.lease() as store:
+                return Answer(HTTPStatus.OK, _health(store, symbol, context))
+        endpoint = ENDPOINTS.get(path)
+        if endpoint is None:
+            known = ", ".join([*ENDPOINTS, *OTHER_PATHS])
+            return Answer(HTTPStatus.NOT_FOUND, {"error": f"no endpoint {path!r}; the API has {known}"})
+        params = query_parameters(query, WINDOW_PARAMETERS)
+        symbol = symbol_of(params, context.symbol)
+        request = window_request(params, endpoint.default_range, endpoint.max_minutes)
+        with pool.lease() as store:
+            newest = queries.newest_minute(store, symbol)
+            window = resolve(request, newest, context.now_ms)
+            body = endpoint.panel(store, symbol, window)
+        return Answer(
+            HTTPStatus.OK,
+            {
+                "symbol": symbol,
+                "source": endpoint.source,
+                "window": describe(window),
+                "newest_minute": None if newest is None else iso_time(newest),
+                **body,
+            },
+        )
+    except BadParameterError as exc:
+        return Answer(HTTPStatus.BAD_REQUEST, {"error": str(exc), "parameter": exc.parameter})
+    except DatabaseUnavailableError as exc:
+        logger.warning("%s: %s", path, exc)
+        return Answer(HTTPStatus.SERVICE_UNAVAILABLE, {"error": str(exc)})
+    except DATABASE_ERRORS as exc:
+        return _database_failure(path, exc, context)
+
+
+def _health(store: Store, symbol: str, context: Context) -> dict[str, Any]:
+    newest = queries.newest_minute(store, symbol)
+    ledger = queries.ledger(store)
+    count, note = _dead_letters(context.dead_letters)
+    return {"symbol": symbol, **panels.health(newest, ledger, context.now_ms, count, note)}
+
+
+def _dead_letters(hook: DeadLetterHook | None) -> tuple[int | None, str | None]:
+    if hook is None:
+        return None, NO_HOOK_NOTE
+    try:
+        count = hook()
+    except Exception as exc:  # the hook is the caller's code: its failure must not take the strip down
+        logger.warning("the dead-letter hook failed: %s", exc, exc_info=True)
+        return None, f"not reported: the dead-letter count failed ({type(exc).__name__}: {exc})"
+    if count is None:
+        return None, "not reported: the pipeline has no dead-letter count yet"
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        logger.warning("the dead-letter hook answered %r, not a count", count)
+        return None, f"not reported: the dead-letter hook answered {count!r}, not a count"
+    return count, None
+
+
+def _config(context: Context) -> dict[str, Any]:
+    return {
+        "symbol": context.symbol,
+        "refresh_seconds": context.refresh_seconds,
+        "ranges": RANGES,
+        "max_minutes": {path: endpoint.max_minutes for path, endpoint in ENDPOINTS.items()},
+        "database": context.database,
+        "fresh_age_s": panels.FRESH_AGE_S,
+        "lagging_age_s": panels.LAGGING_AGE_S,
+    }
+
+
+def _database_failure(path: str, exc: Exception, context: Context) -> Answer:
+    if _is_missing_table(exc):
+        logger.warning("%s: the database has no schema yet: %s", path, exc)
+        return Answer(
+            HTTPStatus.SERVICE_UNAVAILABLE,
+            {
+                "error": f"{context.database} has no cryptotrades tables yet ({exc}); "
+                "apply them with `cryptotrades db migrate --db URL` or start the pipeline"
+            },
+        )
+    logger.error("%s: database error on %s: %s", path, context.database, exc, exc_info=True)
+    return Answer(HTTPStatus.SERVICE_UNAVAILABLE, {"error": f"{context.database} failed: {exc}"})
+
+
+def _is_missing_table(exc: Exception) -> bool:
+    if isinstance(exc, sqlite3.OperationalError):
+        return str(exc).startswith("no such table")
+    return isinstance(exc, pymysql.MySQLError) and bool(exc.args) and exc.args[0] == _MISSING_TABLE_MYSQL

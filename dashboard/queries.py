@@ -1,0 +1,103 @@
+"""What each panel reads, as parameterised SQL over the views and tables of ``sql/``.
+
+Every statement uses ``?`` placeholders (the store swaps in MySQL's) and runs through the
+store, whose SQLite connections carry the decimal functions the SQLite views need. The
+one dialect difference formatted into a statement is the name of an exact decimal sum
+(a constant of this module, never a value). Minutes are compared as the TIME column's
+UTC text, which both databases order correctly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dashboard.panels import Ledger, Row, timestamp_ms
+from dashboard.window import Window
+from lambda_aggregator.aggregate import minute_ms, minute_text
+from lambda_aggregator.store import Store
+
+# SQLite holds decimals as TEXT: its SUM would go through floats, decimal_sum is exact.
+_DECIMAL_SUM = {"mysql": "SUM", "sqlite": "decimal_sum"}
+
+_IN_WINDOW = "symbol = ? AND TIME >= ? AND TIME < ?"
+
+NEWEST_MINUTE = "SELECT MAX(TIME) FROM trade_minutes WHERE symbol = ?"
+PRICES = f"SELECT TIME, AVG_PRICE_BUY, AVG_PRICE_SELL FROM minute_prices WHERE {_IN_WINDOW} ORDER BY TIME"  # noqa: S608
+SPREAD = f"SELECT TIME, USD_SPREAD, USD_SPREAD_30M FROM minute_spread WHERE {_IN_WINDOW} ORDER BY TIME"  # noqa: S608
+USD = f"SELECT TIME, TOTAL_USD_BUY, TOTAL_USD_SELL FROM trade_minutes WHERE {_IN_WINDOW} ORDER BY TIME"  # noqa: S608
+CANDLES = (
+    "SELECT TIME, PRICE_OPEN, PRICE_HIGH, PRICE_LOW, PRICE_CLOSE, TOTAL_BTC_BUY, TOTAL_BTC_SELL,"  # noqa: S608
+    f" TRADES_BUY, TRADES_SELL FROM trade_minutes WHERE {_IN_WINDOW} ORDER BY TIME"
+)
+DAILY = (
+    "SELECT DAY, TOTAL_COUNT_BUY, TOTAL_COUNT_SELL, TOTAL_COUNT, TRADES_BUY, TRADES_SELL,"
+    " TOTAL_BTC_BUY, TOTAL_BTC_SELL, TOTAL_USD_BUY, TOTAL_USD_SELL, AVG_PRICE_BUY, AVG_PRICE_SELL, MINUTES"
+    " FROM daily_totals WHERE symbol = ? AND DAY >= ? AND DAY <= ? ORDER BY DAY"
+)
+_TOTALS = (
+    "SELECT COUNT(*), SUM(TOTAL_COUNT_BUY), SUM(TOTAL_COUNT_SELL), SUM(TRADES_BUY), SUM(TRADES_SELL),"  # noqa: S608
+    " {sum}(TOTAL_BTC_BUY), {sum}(TOTAL_BTC_SELL), {sum}(TOTAL_USD_BUY), {sum}(TOTAL_USD_SELL),"
+    f" MIN(TIME), MAX(TIME) FROM trade_minutes WHERE {_IN_WINDOW}"
+)
+LEDGER = (
+    "SELECT COUNT(*), COALESCE(SUM(CASE WHEN rejected > 0 THEN 1 ELSE 0 END), 0),"
+    " COALESCE(SUM(line_count), 0), COALESCE(SUM(accepted), 0), COALESCE(SUM(rejected), 0),"
+    " COALESCE(SUM(duplicates), 0), COALESCE(SUM(redeliveries), 0), MAX(processed_at)"
+    " FROM processed_objects"
+)
+
+# Every table and view the dashboard reads: what a read-only user needs SELECT on.
+READS = ("trade_minutes", "processed_objects", "daily_totals", "minute_prices", "minute_spread")
+
+
+@dataclass(frozen=True, slots=True)
+class Days:
+    """The UTC days a window touches, first and last included."""
+
+    first: str
+    last: str
+
+
+def newest_minute(store: Store, symbol: str) -> int | None:
+    ((value,),) = store.execute(NEWEST_MINUTE, (symbol,))
+    return None if value is None else minute_ms(value)
+
+
+def minutes(store: Store, statement: str, symbol: str, window: Window) -> list[Row]:
+    """Rows of one per-minute statement (PRICES, SPREAD, USD, CANDLES) in the window."""
+    return store.execute(statement, (symbol, minute_text(window.start_ms), minute_text(window.end_ms)))
+
+
+def totals(store: Store, symbol: str, window: Window) -> Row:
+    statement = _TOTALS.format(sum=_DECIMAL_SUM[store.dialect])
+    (row,) = store.execute(statement, (symbol, minute_text(window.start_ms), minute_text(window.end_ms)))
+    return row
+
+
+def days_of(window: Window) -> Days:
+    """daily_totals groups by UTC day: the days of the window's first and last minute."""
+    return Days(_utc_day(window.start_ms), _utc_day(window.end_ms - 1))
+
+
+def daily(store: Store, symbol: str, days: Days) -> list[Row]:
+    return store.execute(DAILY, (symbol, days.first, days.last))
+
+
+def ledger(store: Store) -> Ledger:
+    ((objects, with_rejects, lines, accepted, rejected, duplicates, redeliveries, last),) = store.execute(
+        LEDGER
+    )
+    return Ledger(
+        int(objects),
+        int(with_rejects),
+        int(lines),
+        int(accepted),
+        int(rejected),
+        int(duplicates),
+        int(redeliveries),
+        timestamp_ms(last),
+    )
+
+
+def _utc_day(ms: int) -> str:
+    return minute_text(ms)[:10]
