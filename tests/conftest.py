@@ -5,5 +5,7 @@ pytest_plugins = [
     "tests.fixtures.servers",
     "tests.fixtures.infra",
     "tests.fixtures.aggregator",
+    "tests.fixtures.dashboard",
     "tests.fixtures.kafka",
+    "tests.fixtures.onebox",
 ]
