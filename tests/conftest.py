@@ -7,5 +7,4 @@ pytest_plugins = [
     "tests.fixtures.aggregator",
     "tests.fixtures.dashboard",
     "tests.fixtures.kafka",
-    "tests.fixtures.onebox",
 ]
