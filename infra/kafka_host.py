@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from aws_cdk import Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
@@ -24,7 +24,9 @@ from infra.bundle import REPO_ROOT, PythonBundle, asset_options
 RELEASE_DIR = "/opt/cryptotrades/release"
 RELEASE_ZIP = "/opt/cryptotrades/release.zip"
 HOST_ENV = "/etc/cryptotrades/host.env"
-HOST_PYTHON = "3.11"  # Amazon Linux 2023's python3.11 package
+HOST_PYTHON = "3.11"
+# First boot installs Java, Kafka, Vector and the producer: a few minutes; generous for slow mirrors.
+SIGNAL_TIMEOUT = Duration.minutes(20)  # Amazon Linux 2023's python3.11 package
 PRODUCER_REQUIREMENTS = REPO_ROOT / "infra" / "host" / "requirements.txt"
 RELEASE_SOURCES = ("binance", "producer", "vector/vector.toml", "infra/host")
 
@@ -107,11 +109,22 @@ def host_environment(
     return env
 
 
-def user_data_commands(*, env: Mapping[str, str], asset_url: str, region: str) -> list[str]:
-    """User data: write host.env, fetch and unpack the release, run install.sh."""
+def user_data_commands(
+    *, env: Mapping[str, str], asset_url: str, region: str, stack_name: str, logical_id: str
+) -> list[str]:
+    """User data: write host.env, fetch and unpack the release, run install.sh, tell CloudFormation.
+
+    The signal (``cfn-signal``, from Amazon Linux 2023's aws-cfn-bootstrap) carries the script's exit status:
+    a deploy waits for a working host, fails on a broken one, and a replaced host is deleted
+    only once the new one runs (the aggregator absorbs the overlap: it deduplicates trades).
+    """
     lines = [f"{key}={value}" for key, value in env.items()]
     return [
         "set -euo pipefail",
+        # cfn-signal is packaged for Amazon Linux 2023 but not on every image.
+        "dnf install -y -q aws-cfn-bootstrap",
+        f'trap \'/opt/aws/bin/cfn-signal --exit-code "$?" --stack {stack_name} --resource {logical_id} '
+        f"--region {region}' EXIT",
         "install -d -m 0755 /etc/cryptotrades /opt/cryptotrades",
         f"cat >{HOST_ENV} <<'HOST_ENV'",
         *lines,
@@ -173,9 +186,6 @@ class KafkaHost(Construct):
             msk=msk,
         )
         self.user_data = ec2.UserData.for_linux()
-        self.user_data.add_commands(
-            *user_data_commands(env=env, asset_url=self.release.s3_object_url, region=region)
-        )
 
         self.security_group = ec2.SecurityGroup(
             self,
@@ -198,6 +208,7 @@ class KafkaHost(Construct):
             user_data=self.user_data,
             # A new release (code, settings) means a new host: the broker keeps only 5 minutes.
             user_data_causes_replacement=True,
+            resource_signal_timeout=SIGNAL_TIMEOUT,
             require_imdsv2=True,
             ssm_session_permissions=True,
             block_devices=[
@@ -211,6 +222,15 @@ class KafkaHost(Construct):
                     ),
                 )
             ],
+        )
+        self.user_data.add_commands(
+            *user_data_commands(
+                env=env,
+                asset_url=self.release.s3_object_url,
+                region=region,
+                stack_name=Stack.of(self).stack_name,
+                logical_id=Stack.of(self).get_logical_id(self.instance.instance),
+            )
         )
         self.role = self.instance.role
         self.release.grant_read(self.role)

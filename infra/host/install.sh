@@ -89,8 +89,7 @@ kafka_bootstrap() {
 install_packages
 install_kafka
 install_vector
-add_user kafka
-add_user cryptotrades
+add_user kafka  # the producer's unit runs as a systemd DynamicUser; Vector's package adds its user
 
 if [ "$CRYPTOTRADES_KAFKA_MODE" = ec2 ]; then
   CRYPTOTRADES_KAFKA_HOST=$(retry 5 imds local-ipv4)
@@ -121,5 +120,23 @@ install -m 0644 "$here/systemd/producer-host.conf" \
 
 systemctl daemon-reload
 systemctl enable "${units[@]}"
-systemctl restart "${units[@]}"
+# In order: the broker, then the topic (a oneshot: restart returns once it is created), then
+# Vector and the producer.
+for unit in "${units[@]}"; do
+  systemctl restart "$unit"
+done
+for unit in "${units[@]}"; do
+  systemctl is-active --quiet "$unit" || die "$unit is not active: journalctl -u $unit"
+done
+# The producer's own verdict (Binance reachable, Kafka confirming): logged, not fatal, since
+# Binance being briefly away must not undo a deploy.
+health=http://127.0.0.1:9108/health
+for _ in $(seq 1 24); do
+  if curl -fsS --max-time 5 "$health" >/dev/null 2>&1; then
+    log "producer healthy"
+    break
+  fi
+  sleep 5
+done
+curl -sS --max-time 5 "$health" >&2 || log "producer health endpoint did not answer"
 log "host ready ($CRYPTOTRADES_KAFKA_MODE mode): ${units[*]}"

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from infra.kafka_host import HOST_PYTHON, RELEASE_DIR
 from producer.settings import OPTIONS, ProducerSettings
 from tests.fixtures.infra import REPO_ROOT, Synth, flatten
 from tests.fixtures.servers import missing_server
@@ -410,3 +411,18 @@ def test_services_restart_and_read_the_files_render_config_writes(ec2_root: Path
     assert "/etc/cryptotrades/vector.toml" in rendered
     kafka = unit(HOST / "systemd" / "kafka.service")["Service"]
     assert kafka["ExecStart"].endswith(" /etc/kafka/server.properties")
+
+
+def test_the_producer_unit_runs_the_hosts_python_with_the_release_on_its_path(ec2_root: Path) -> None:
+    producer = unit(REPO_ROOT / "producer" / "cryptotrades-producer.service")["Service"]
+    assert producer["ExecStart"].split()[0] == f"/usr/bin/python{HOST_PYTHON}"
+    assert producer["EnvironmentFile"] == "/etc/cryptotrades/producer.env"
+    assert (
+        f"/{(ec2_root / 'etc/cryptotrades/producer.env').relative_to(ec2_root)}"
+        == producer["EnvironmentFile"]
+    )
+    drop_in = unit(HOST / "systemd" / "producer-host.conf")
+    assert drop_in["Service"]["WorkingDirectory"] == RELEASE_DIR
+    path = drop_in["Service"]["Environment"].removeprefix("PYTHONPATH=").split(":")
+    assert path == [RELEASE_DIR, f"{RELEASE_DIR}/site-packages"]
+    assert "cryptotrades-topic.service" in drop_in["Unit"]["After"]

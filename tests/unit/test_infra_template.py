@@ -5,8 +5,11 @@ The template comes from ``python -m infra.app`` (tests/fixtures/infra.py), synth
 
 from __future__ import annotations
 
+import ast
 import json
 import re
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -210,6 +213,15 @@ def test_user_data_carries_the_topic_retention_and_runs_the_installer(synth_defa
     assert text.rstrip().endswith("bash /opt/cryptotrades/release/infra/host/install.sh")
 
 
+def test_a_deploy_waits_for_the_host_to_report_its_install(synth_default: Synth) -> None:
+    (instance_id, instance) = synth_default.one("AWS::EC2::Instance")
+    policy = instance["CreationPolicy"]["ResourceSignal"]
+    assert policy["Timeout"] == "PT20M" and policy.get("Count", 1) == 1  # CloudFormation's default count is 1
+    signal = re.search(r"^trap '/opt/aws/bin/cfn-signal (.*)' EXIT$", user_data(synth_default), re.M)
+    assert signal, "the exit status goes to CloudFormation whatever happens"
+    assert signal[1] == f'--exit-code "$?" --stack {STACK} --resource {instance_id} --region eu-west-1'
+
+
 def test_the_host_release_holds_the_code_units_and_wheels_for_arm64(synth_default: Synth) -> None:
     text = user_data(synth_default)
     key = re.search(r"/([0-9a-f]{64})\.zip", json.dumps(host(synth_default)["Properties"]["UserData"]))
@@ -230,6 +242,38 @@ def test_the_host_release_holds_the_code_units_and_wheels_for_arm64(synth_defaul
 
 
 AARCH64 = 183  # ELF e_machine of 64-bit ARM
+RUNTIME_PROVIDED = {"boto3", "botocore"}  # part of Lambda's Python runtime
+
+
+def third_party_imports(*folders: str) -> set[str]:
+    """Top-level modules the code in ``folders`` imports that are neither stdlib nor ours."""
+    names: set[str] = set()
+    for folder in folders:
+        for path in (REPO_ROOT / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if isinstance(node, ast.Import):
+                    names |= {alias.name.split(".")[0] for alias in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names.add(node.module.split(".")[0])
+    ours = {"binance", "lambda_aggregator", "producer", "__future__"}
+    return names - set(sys.stdlib_module_names) - ours
+
+
+def importable(root: Path, module: str) -> bool:
+    return (
+        (root / module).is_dir()
+        or (root / f"{module}.py").is_file()
+        or bool(list(root.glob(f"{module}.*.so")))
+    )
+
+
+def test_the_host_release_has_every_package_the_producer_imports(synth_default: Synth) -> None:
+    key = re.search(r"/([0-9a-f]{64})\.zip", json.dumps(host(synth_default)["Properties"]["UserData"]))
+    assert key
+    packages = synth_default.asset_dir(key[1]) / "site-packages"
+    needed = third_party_imports("producer", "binance")
+    assert needed >= {"confluent_kafka", "websockets", "msgspec"}
+    assert {module for module in needed if not importable(packages, module)} == set()
 
 
 def elf_machine(path: Any) -> int:
@@ -354,6 +398,9 @@ def test_the_lambda_bundle_holds_code_sql_and_arm_wheels_only(synth_default: Syn
     assert elf_machine(extension) == AARCH64
     assert (bundle / "pymysql").is_dir() and (bundle / "aws_lambda_powertools").is_dir()
     assert not (bundle / "boto3").exists(), "boto3 comes with the runtime"
+    needed = third_party_imports("lambda_aggregator", "binance") - RUNTIME_PROVIDED
+    assert needed >= {"msgspec", "pymysql", "aws_lambda_powertools"}
+    assert {module for module in needed if not importable(bundle, module)} == set()
 
 
 def test_the_schema_is_migrated_at_deploy_by_the_same_package(synth_default: Synth) -> None:
