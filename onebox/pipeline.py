@@ -25,6 +25,7 @@ import logging
 import os
 import shutil
 import signal
+import sqlite3
 import sys
 import time
 import urllib.error
@@ -36,6 +37,7 @@ from typing import Any, TextIO
 
 import boto3
 import confluent_kafka
+import pymysql
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -48,6 +50,7 @@ from onebox.processes import Stage, stage_env
 from onebox.settings import REAL_AWS, OneboxSettings, redacted
 from onebox.sink import EXIT_NOT_STORED
 from onebox.vector_config import SinkPlan
+from producer.state import save_state
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +66,8 @@ LIVE_PROBE_TIMEOUT_S = 5.0
 # The one-box's own credentials for its embedded moto: never real ones, whatever is set.
 EMBEDDED_AWS_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "onebox", "AWS_SECRET_ACCESS_KEY": "onebox"}
 _AWS_SESSION_VARIABLES = ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE")
+# What a read of the database may raise while it is away (the supervisor only reads).
+DATABASE_ERRORS = (AggregatorError, pymysql.MySQLError, sqlite3.Error)
 
 
 @dataclass
@@ -235,9 +240,15 @@ class Pipeline:
             replay = self.stages["replay"].wait_ready("ws_url", START_TIMEOUT_S + (60 if aligning else 0))
             producer_args += ["--ws-url", replay["ws_url"], "--rest-url", replay["rest_url"]]
             producer_args += [a for symbol in replay["expect"] for a in ("--symbol", symbol)]
-            # A replay is a market of its own: it must not resume after the last run's ids.
+            # A replay is a market of its own whose history starts at its first trade. The
+            # producer is told so as a state file tells it after a stop: it resumes before the
+            # first trade, and fetches from the fake's REST whatever the stream sent before it
+            # connected (at a speed above 0 the market does not wait for it).
             state_file = settings.state_dir / "replay" / "producer-state.json"
             shutil.rmtree(state_file.parent, ignore_errors=True)
+            save_state(
+                state_file, {s: first - 1 for s, (first, _, _) in replay["expect"].items()}, time.time()
+            )
         else:
             state_file = settings.state_dir / "producer-state.json"
         state_file.parent.mkdir(parents=True, exist_ok=True)
@@ -444,15 +455,28 @@ class Pipeline:
         progress.failures = int(runner.get("failures", 0)) + int(sink.get("put_failures", 0))
         progress.dead_letters = int(runner.get("dead_letters", 0))
         progress.restarts = sum(s.restarts for s in self.stages.values())
-        if self.store is not None:
-            try:
-                rows = status.last_rows(self.store, 1)
-                self.store.ledger_totals()  # ends the read: the next poll sees newer rows
-            except AggregatorError as exc:
-                progress.last_row = f"(database: {exc})"
-            else:
-                progress.last_row = status.row_text(rows[-1]) if rows else ""
+        try:
+            store = self._database()
+            rows = status.last_rows(store, 1)
+            store.ledger_totals()  # ends the read: the next poll sees newer rows
+        except DATABASE_ERRORS as exc:
+            self._drop_database()
+            progress.last_row = f"(database unavailable: {str(exc)[:80]})"
+        else:
+            progress.last_row = status.row_text(rows[-1]) if rows else ""
         return progress
+
+    def _database(self) -> Store:
+        """The supervisor's own connection (reads only), opened again after the server was away."""
+        if self.store is None:
+            self.store = open_store(self.settings.database_url)
+        return self.store
+
+    def _drop_database(self) -> None:
+        if self.store is not None:
+            with contextlib.suppress(*DATABASE_ERRORS):
+                self.store.close()
+            self.store = None
 
     # -- stopping -----------------------------------------------------------------------------
 
@@ -530,12 +554,20 @@ class Pipeline:
     # -- the end -------------------------------------------------------------------------------
 
     def _finish(self, drained: bool, stopped_cleanly: bool) -> int:
-        assert self.store is not None
-        totals = self.store.ledger_totals()
-        self._say(f"ledger: {status.ledger_text(totals)}")
         runner = self.stages["runner"].stats()
         if runner.get("dead_letters"):
             self._say(f"dead letters this run: {runner['dead_letters']} (cryptotrades status lists them)")
+        try:
+            return self._summary(drained, stopped_cleanly)
+        except DATABASE_ERRORS as exc:
+            self._drop_database()
+            self._say(f"cannot read the database for the summary: {exc}")
+            return EXIT_INCOMPLETE
+
+    def _summary(self, drained: bool, stopped_cleanly: bool) -> int:
+        store = self._database()
+        totals = store.ledger_totals()
+        self._say(f"ledger: {status.ledger_text(totals)}")
         if not self.settings.until_drained:
             self._say(
                 f"stopped after {time.monotonic() - self.started:.0f} s; "
@@ -545,7 +577,7 @@ class Pipeline:
         replay = self.stages["replay"].stats()
         expected = replay.get("expect", {})
         found = {
-            symbol: status.stored_trades(self.store, symbol, first, last)
+            symbol: status.stored_trades(store, symbol, first, last)
             for symbol, (first, last, _) in expected.items()
         }
         wanted = sum(count for _, _, count in expected.values())

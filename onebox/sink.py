@@ -311,7 +311,7 @@ def s3_client(plan: SinkPlan) -> Any:
         region_name=plan.region or None,
         config=Config(
             s3={"addressing_style": "path"},
-            retries={"mode": "standard", "max_attempts": 2},  # our loop does the patient retrying
+            retries={"mode": "standard", "total_max_attempts": 1},  # one layer of retries: ours, logged
             connect_timeout=5,
             read_timeout=60,
         ),

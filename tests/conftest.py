@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.fixtures.aggregator",
     "tests.fixtures.dashboard",
     "tests.fixtures.kafka",
+    "tests.fixtures.onebox",
 ]
