@@ -9,6 +9,8 @@ Access is through SSM Session Manager; the security group admits nothing.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -109,22 +111,10 @@ def host_environment(
     return env
 
 
-def user_data_commands(
-    *, env: Mapping[str, str], asset_url: str, region: str, stack_name: str, logical_id: str
-) -> list[str]:
-    """User data: write host.env, fetch and unpack the release, run install.sh, tell CloudFormation.
-
-    The signal (``cfn-signal``, from Amazon Linux 2023's aws-cfn-bootstrap) carries the script's exit status:
-    a deploy waits for a working host, fails on a broken one, and a replaced host is deleted
-    only once the new one runs (the aggregator absorbs the overlap: it deduplicates trades).
-    """
+def user_data_commands(*, env: Mapping[str, str], asset_url: str, region: str) -> list[str]:
+    """User data after the signal set-up: write host.env, fetch and unpack the release, run install.sh."""
     lines = [f"{key}={value}" for key, value in env.items()]
     return [
-        "set -euo pipefail",
-        # cfn-signal is packaged for Amazon Linux 2023 but not on every image.
-        "dnf install -y -q aws-cfn-bootstrap",
-        f'trap \'/opt/aws/bin/cfn-signal --exit-code "$?" --stack {stack_name} --resource {logical_id} '
-        f"--region {region}' EXIT",
         "install -d -m 0755 /etc/cryptotrades /opt/cryptotrades",
         f"cat >{HOST_ENV} <<'HOST_ENV'",
         *lines,
@@ -135,6 +125,33 @@ def user_data_commands(
         f"python3 -m zipfile -e {RELEASE_ZIP} {RELEASE_DIR}",
         f"bash {RELEASE_DIR}/infra/host/install.sh",
     ]
+
+
+def signal_commands(*, stack_name: str, logical_id: str, region: str) -> list[str]:
+    """User data's first lines: whatever happens next, its exit status goes to CloudFormation.
+
+    With the instance's creation policy, a deploy waits for a working host and fails on a
+    broken one, and a replaced host is deleted only once the new one runs (the overlap is
+    harmless: the aggregator deduplicates trades).
+    """
+    return [
+        "set -euo pipefail",
+        # cfn-signal is packaged for Amazon Linux 2023 (aws-cfn-bootstrap) but not on every image.
+        "dnf install -y -q aws-cfn-bootstrap",
+        f'trap \'/opt/aws/bin/cfn-signal --exit-code "$?" --stack {stack_name} --resource {logical_id} '
+        f"--region {region}' EXIT",
+    ]
+
+
+def release_id(stack: Stack, commands: list[str]) -> str:
+    """A short digest of the host's user data (release hash, settings, references): its construct id.
+
+    A new release makes a new logical id, so CloudFormation replaces the host. (The CDK's
+    ``user_data_causes_replacement`` renames the instance after the user data is rendered, so
+    the user data could not name the instance it signals for.)
+    """
+    rendered = json.dumps(stack.resolve(commands), sort_keys=True)
+    return hashlib.sha256(rendered.encode()).hexdigest()[:8]
 
 
 class KafkaHost(Construct):
@@ -185,6 +202,7 @@ class KafkaHost(Construct):
             heap="512m",
             msk=msk,
         )
+        commands = user_data_commands(env=env, asset_url=self.release.s3_object_url, region=region)
         self.user_data = ec2.UserData.for_linux()
 
         self.security_group = ec2.SecurityGroup(
@@ -194,9 +212,16 @@ class KafkaHost(Construct):
             description="Kafka host: no inbound at all (SSM for shell access); out to Binance, S3, packages",
             allow_all_outbound=True,
         )
+        # The role outlives any one host: grants stay put while hosts are replaced.
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
+            description="The Kafka host: Session Manager, its release, puts under the trades prefix",
+        )
         self.instance = ec2.Instance(
             self,
-            "Instance",
+            f"Instance{release_id(Stack.of(self), commands)}",
             vpc=vpc,
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
             associate_public_ip_address=True,
@@ -205,9 +230,10 @@ class KafkaHost(Construct):
                 cpu_type=ec2.AmazonLinuxCpuType.ARM_64 if arm64 else ec2.AmazonLinuxCpuType.X86_64
             ),
             security_group=self.security_group,
+            role=self.role,
             user_data=self.user_data,
-            # A new release (code, settings) means a new host: the broker keeps only 5 minutes.
-            user_data_causes_replacement=True,
+            # A new release (code, settings) means a new host (see release_id): the broker keeps
+            # only 5 minutes, and the old host runs until the new one has signalled.
             resource_signal_timeout=SIGNAL_TIMEOUT,
             require_imdsv2=True,
             ssm_session_permissions=True,
@@ -215,7 +241,7 @@ class KafkaHost(Construct):
                 ec2.BlockDevice(
                     device_name="/dev/xvda",
                     volume=ec2.BlockDeviceVolume.ebs(
-                        10,
+                        16,
                         encrypted=True,
                         volume_type=ec2.EbsDeviceVolumeType.GP3,
                         delete_on_termination=True,
@@ -224,15 +250,13 @@ class KafkaHost(Construct):
             ],
         )
         self.user_data.add_commands(
-            *user_data_commands(
-                env=env,
-                asset_url=self.release.s3_object_url,
-                region=region,
+            *signal_commands(
                 stack_name=Stack.of(self).stack_name,
                 logical_id=Stack.of(self).get_logical_id(self.instance.instance),
-            )
+                region=region,
+            ),
+            *commands,
         )
-        self.role = self.instance.role
         self.release.grant_read(self.role)
         if msk is not None:
             msk.connections.allow_default_port_from(self.instance, "producer and Vector to MSK (TLS)")
@@ -253,7 +277,7 @@ class KafkaHost(Construct):
                 ),
                 NagPackSuppression(
                     id="AwsSolutions-EC29",
-                    reason="The host is disposable by design (user_data_causes_replacement): it keeps 5 "
+                    reason="The host is disposable by design (replaced on every release): it keeps 5 "
                     "minutes of trades and is rebuilt from the release on every change; termination "
                     "protection would block that",
                 ),

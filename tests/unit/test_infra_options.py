@@ -50,7 +50,7 @@ def test_on_msk_the_host_runs_no_broker_and_may_only_ask_for_the_bootstrap(synth
     assert env["CRYPTOTRADES_TOPIC_REPLICATION"] == "2"
     assert env["CRYPTOTRADES_TOPIC_RETENTION_MS"] == "300000"
     assert "CRYPTOTRADES_KAFKA_DATA_DIR" not in env
-    (role_id, _) = by_path(synth_options, "AWS::IAM::Role", "KafkaHost/Instance/InstanceRole")
+    (role_id, _) = by_path(synth_options, "AWS::IAM::Role", "KafkaHost/Role/Resource")
     kafka_statements = [
         statement
         for policy in synth_options.resources("AWS::IAM::Policy").values()

@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_cdk import App, Stack
 from aws_cdk.assertions import Match, Template
 
 from infra.aggregator import MINUTE_ROWS_METRIC, SERVICE_NAME
+from infra.kafka_host import release_id
 from infra.schema import sql_digest
 from tests.fixtures.infra import REPO_ROOT, STACK, Synth, flatten
 
@@ -159,7 +161,7 @@ def test_the_kafka_host_requires_imdsv2_and_has_no_inbound_rule(synth_default: S
 
 
 def test_the_host_role_puts_under_trades_only_and_has_ssm(synth_default: Synth) -> None:
-    role_id = logical_id(synth_default, "AWS::IAM::Role", "KafkaHost/Instance/InstanceRole")
+    role_id = logical_id(synth_default, "AWS::IAM::Role", "KafkaHost/Role/Resource")
     role = synth_default.template["Resources"][role_id]["Properties"]
     assert [flatten(arn) for arn in role["ManagedPolicyArns"]] == [
         "arn:TOKEN:iam::aws:policy/AmazonSSMManagedInstanceCore"
@@ -496,3 +498,10 @@ def test_errors_failed_events_and_the_host_have_alarms_that_notify(synth_default
 def test_the_outputs_say_where_to_look(template: Template) -> None:
     for name in ("TradesBucketName", "KafkaHostInstanceId", "DatabaseSecretArn", "AlarmTopicArn"):
         template.has_output(name, {"Value": Match.any_value()})
+
+
+def test_a_new_release_is_a_new_host_and_the_same_release_the_same_host() -> None:
+    stack = Stack(App(), "Probe")
+    first = release_id(stack, ["bash install.sh", "KAFKA_VERSION=4.1.1"])
+    assert release_id(stack, ["bash install.sh", "KAFKA_VERSION=4.1.1"]) == first
+    assert release_id(stack, ["bash install.sh", "KAFKA_VERSION=4.2.0"]) != first
