@@ -104,8 +104,9 @@ bash "$here/render-config.sh" /
 units=(cryptotrades-topic.service cryptotrades-vector.service cryptotrades-producer.service)
 if [ "$CRYPTOTRADES_KAFKA_MODE" = ec2 ]; then
   if [ ! -f "$CRYPTOTRADES_KAFKA_DATA_DIR/meta.properties" ]; then
-    cluster_id=$(/opt/kafka/bin/kafka-storage.sh random-uuid)
-    runuser -u kafka -- /opt/kafka/bin/kafka-storage.sh format \
+    # Kafka's scripts write their logs under LOG_DIR (default: inside the root-owned install).
+    cluster_id=$(runuser -u kafka -- env LOG_DIR=/var/log/kafka /opt/kafka/bin/kafka-storage.sh random-uuid)
+    runuser -u kafka -- env LOG_DIR=/var/log/kafka /opt/kafka/bin/kafka-storage.sh format \
       --cluster-id "$cluster_id" --config /etc/kafka/server.properties
   fi
   install -m 0644 "$here/systemd/kafka.service" /etc/systemd/system/kafka.service
