@@ -249,6 +249,7 @@ class Pipeline:
             save_state(
                 state_file, {s: first - 1 for s, (first, _, _) in replay["expect"].items()}, time.time()
             )
+            producer_args.append("--state-file-only")
         else:
             state_file = settings.state_dir / "producer-state.json"
         state_file.parent.mkdir(parents=True, exist_ok=True)
@@ -502,6 +503,9 @@ class Pipeline:
         if self.dashboard is not None:
             self.dashboard.close()
             self.dashboard = None
+        if self._watermarks is not None:
+            self._watermarks.close()  # before the broker goes, or librdkafka complains of it
+            self._watermarks = None
         endpoints = [self.stages[name] for name in ("aws", "broker") if name in self.stages]
         for stage in endpoints:
             stage.signal_stop()

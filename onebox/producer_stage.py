@@ -62,6 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ws-url", help="Binance's WebSocket base URL (a replay's fake); default Binance")
     parser.add_argument("--rest-url", help="Binance's REST base URL (a replay's fake); default Binance")
     parser.add_argument("--symbol", action="append", default=[], help="a market to follow (repeatable)")
+    parser.add_argument(
+        "--state-file-only",
+        action="store_true",
+        help="resume from the state file alone, not the topic's tail (a replay, whose state file says all)",
+    )
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument("--run-id", default=uuid.uuid4().hex[:12])
     parser.add_argument("--watch-parent", action="store_true")
@@ -82,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         overrides.update(binance_ws_url=args.ws_url, binance_rest_url=args.rest_url)
     if args.symbol:
         overrides["symbols"] = tuple(args.symbol)
+    if args.state_file_only:
+        overrides["resume_from_kafka"] = False
     try:
         settings = ProducerSettings.from_env(**overrides)
     except ProducerError as exc:
