@@ -99,39 +99,24 @@ class PipelineAlarms(Construct):
             datapoints_to_alarm=QUIET_MINUTES,
             treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
         )
-        self.aggregator_errors = cloudwatch.Alarm(
-            self,
+        self.aggregator_errors = self._any(
             "AggregatorErrors",
-            alarm_description="The aggregator raised (S3 or database failure); Lambda retries, then the "
-            "event goes to the failed-events queue",
-            metric=aggregator.metric_errors(period=Duration.minutes(5), statistic="Sum"),
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            threshold=1,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            "The aggregator raised (S3 or database failure); Lambda retries, then the event goes to the "
+            "failed-events queue",
+            aggregator.metric_errors(period=Duration.minutes(5), statistic="Sum"),
         )
-        self.failed_events = cloudwatch.Alarm(
-            self,
+        self.failed_events = self._any(
             "FailedEvents",
-            alarm_description="S3 events the aggregator gave up on are waiting in the failed-events queue "
-            "(replay them once the cause is fixed)",
-            metric=failed_events.metric_approximate_number_of_messages_visible(
+            "S3 events the aggregator gave up on are waiting in the failed-events queue (replay them once "
+            "the cause is fixed)",
+            failed_events.metric_approximate_number_of_messages_visible(
                 period=Duration.minutes(5), statistic="Maximum"
             ),
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            threshold=1,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        self.rejected_lines = cloudwatch.Alarm(
-            self,
+        self.rejected_lines = self._any(
             "RejectedLines",
-            alarm_description="Lines that are not valid aggTrade events were quarantined under rejected/",
-            metric=handler_metric(REJECTED_LINES_METRIC, Duration.minutes(15)),
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            threshold=1,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            "Lines that are not valid aggTrade events were quarantined under rejected/",
+            handler_metric(REJECTED_LINES_METRIC, Duration.minutes(15)),
         )
         self.low_storage = cloudwatch.Alarm(
             self,
@@ -167,3 +152,16 @@ class PipelineAlarms(Construct):
         for alarm in alarms:
             alarm.add_alarm_action(notify)
             alarm.add_ok_action(notify)
+
+    def _any(self, construct_id: str, description: str, metric: cloudwatch.IMetric) -> cloudwatch.Alarm:
+        """An alarm on any occurrence in one period; no data means nothing happened."""
+        return cloudwatch.Alarm(
+            self,
+            construct_id,
+            alarm_description=description,
+            metric=metric,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            threshold=1,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )

@@ -22,8 +22,6 @@ from infra.settings import InfraSettings
 from infra.stack import CryptotradesStack
 
 CDK_JSON = REPO_ROOT / "cdk.json"
-# The CLI passes the merged context (cdk.json, cdk.context.json, -c) in this variable.
-CLI_CONTEXT_ENV = "CDK_CONTEXT_JSON"
 
 
 def cdk_json_context(path: Path = CDK_JSON) -> dict[str, Any]:

@@ -3,6 +3,9 @@
 # Kafka (KRaft, one node) unless the brokers are Amazon MSK, Vector, the producer, and their
 # systemd units. Run as root by user data on first boot from the unpacked release
 # (/opt/cryptotrades/release); safe to run again, e.g. over SSM after editing host.env.
+#
+# CRYPTOTRADES_ROOT (default empty: the real /) prefixes every path this script writes; the
+# tests point it at a temp dir and put stand-ins for dnf, curl, systemctl... on PATH.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -10,13 +13,17 @@ release=$(cd "$here/../.." && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$here/lib.sh"
 
-conf=/etc/cryptotrades
+root=${CRYPTOTRADES_ROOT:-}
+conf="$root/etc/cryptotrades"
+units_dir="$root/etc/systemd/system"
+kafka_log_dir=/var/log/kafka
 [ -r "$conf/host.env" ] || die "$conf/host.env is missing (user data writes it)"
 set -a
 # shellcheck source=/dev/null
 . "$conf/host.env"
 set +a
 require CRYPTOTRADES_KAFKA_MODE AWS_REGION KAFKA_VERSION KAFKA_SCALA_VERSION VECTOR_VERSION CRYPTOTRADES_PYTHON
+health_tries=${CRYPTOTRADES_HEALTH_TRIES:-24}
 
 imds() {
   local token
@@ -32,7 +39,7 @@ install_packages() {
 
 install_kafka() {
   local name="kafka_${KAFKA_SCALA_VERSION}-${KAFKA_VERSION}"
-  local dest="/opt/$name" url="https://archive.apache.org/dist/kafka/$KAFKA_VERSION/$name.tgz"
+  local dest="$root/opt/$name" url="https://archive.apache.org/dist/kafka/$KAFKA_VERSION/$name.tgz"
   if [ ! -x "$dest/bin/kafka-server-start.sh" ]; then
     local work expected
     work=$(mktemp -d)
@@ -45,16 +52,18 @@ install_kafka() {
       expected=$(published_sha512 "$work/$name.tgz.sha512")
     fi
     verify_sha512 "$work/$name.tgz" "$expected" || die "refusing $url"
-    tar -xzf "$work/$name.tgz" -C /opt
+    mkdir -p "$root/opt"
+    tar -xzf "$work/$name.tgz" -C "$root/opt"
     chown -R root:root "$dest"
     rm -rf "$work"
   fi
-  ln -sfn "$dest" /opt/kafka
+  ln -sfn "$dest" "$root/opt/kafka"
 }
 
 install_vector() {
   # Vector's own package repository (run by Datadog), signed packages and metadata.
-  cat >/etc/yum.repos.d/vector.repo <<'REPO'
+  mkdir -p "$root/etc/yum.repos.d"
+  cat >"$root/etc/yum.repos.d/vector.repo" <<'REPO'
 [vector]
 name=Vector
 baseurl=https://yum.vector.dev/stable/vector-0/$basearch/
@@ -89,35 +98,37 @@ kafka_bootstrap() {
 install_packages
 install_kafka
 install_vector
-add_user kafka  # the producer's unit runs as a systemd DynamicUser; Vector's package adds its user
+add_user kafka # the producer's unit runs as a systemd DynamicUser; Vector's package adds its user
 
 if [ "$CRYPTOTRADES_KAFKA_MODE" = ec2 ]; then
+  require CRYPTOTRADES_KAFKA_DATA_DIR
   CRYPTOTRADES_KAFKA_HOST=$(retry 5 imds local-ipv4)
   export CRYPTOTRADES_KAFKA_HOST
-  install -d -o kafka -g kafka -m 0750 "$CRYPTOTRADES_KAFKA_DATA_DIR" /var/log/kafka
+  install -d -m 0750 "$root$CRYPTOTRADES_KAFKA_DATA_DIR" "$root$kafka_log_dir"
+  chown kafka:kafka "$root$CRYPTOTRADES_KAFKA_DATA_DIR" "$root$kafka_log_dir"
 fi
 CRYPTOTRADES_KAFKA_BOOTSTRAP=$(retry 10 kafka_bootstrap)
 CRYPTOTRADES_VECTOR_TOML="$release/vector/vector.toml"
 export CRYPTOTRADES_KAFKA_BOOTSTRAP CRYPTOTRADES_VECTOR_TOML
-bash "$here/render-config.sh" /
+bash "$here/render-config.sh" "$root/"
 
 units=(cryptotrades-topic.service cryptotrades-vector.service cryptotrades-producer.service)
+mkdir -p "$units_dir"
 if [ "$CRYPTOTRADES_KAFKA_MODE" = ec2 ]; then
-  if [ ! -f "$CRYPTOTRADES_KAFKA_DATA_DIR/meta.properties" ]; then
-    # Kafka's scripts write their logs under LOG_DIR (default: inside the root-owned install).
-    cluster_id=$(runuser -u kafka -- env LOG_DIR=/var/log/kafka /opt/kafka/bin/kafka-storage.sh random-uuid)
-    runuser -u kafka -- env LOG_DIR=/var/log/kafka /opt/kafka/bin/kafka-storage.sh format \
-      --cluster-id "$cluster_id" --config /etc/kafka/server.properties
+  if [ ! -f "$root$CRYPTOTRADES_KAFKA_DATA_DIR/meta.properties" ]; then
+    # As the broker's user; Kafka's scripts log under LOG_DIR (default: inside the install).
+    storage=(runuser -u kafka -- env "LOG_DIR=$kafka_log_dir" "$root/opt/kafka/bin/kafka-storage.sh")
+    cluster_id=$("${storage[@]}" random-uuid)
+    "${storage[@]}" format --cluster-id "$cluster_id" --config "$root/etc/kafka/server.properties"
   fi
-  install -m 0644 "$here/systemd/kafka.service" /etc/systemd/system/kafka.service
+  install -m 0644 "$here/systemd/kafka.service" "$units_dir/kafka.service"
   units=(kafka.service "${units[@]}")
 fi
 install -m 0644 "$here/systemd/cryptotrades-topic.service" "$here/systemd/cryptotrades-vector.service" \
-  /etc/systemd/system/
-install -m 0644 "$release/producer/cryptotrades-producer.service" /etc/systemd/system/
-install -d -m 0755 /etc/systemd/system/cryptotrades-producer.service.d
-install -m 0644 "$here/systemd/producer-host.conf" \
-  /etc/systemd/system/cryptotrades-producer.service.d/10-host.conf
+  "$units_dir/"
+install -m 0644 "$release/producer/cryptotrades-producer.service" "$units_dir/"
+install -d -m 0755 "$units_dir/cryptotrades-producer.service.d"
+install -m 0644 "$here/systemd/producer-host.conf" "$units_dir/cryptotrades-producer.service.d/10-host.conf"
 
 systemctl daemon-reload
 systemctl enable "${units[@]}"
@@ -132,7 +143,7 @@ done
 # The producer's own verdict (Binance reachable, Kafka confirming): logged, not fatal, since
 # Binance being briefly away must not undo a deploy.
 health=http://127.0.0.1:9108/health
-for _ in $(seq 1 24); do
+for _ in $(seq 1 "$health_tries"); do
   if curl -fsS --max-time 5 "$health" >/dev/null 2>&1; then
     log "producer healthy"
     break

@@ -3,8 +3,7 @@
 render-config.sh is pure text and runs here as it runs on the host. create-topic.sh talks to
 Kafka's CLI tools, which cannot run here (no Kafka distribution is installable on this
 machine): stand-in ``kafka-topics.sh``/``kafka-configs.sh`` scripts record the calls instead,
-and the test checks those calls. install.sh needs dnf and systemd and is checked by
-shellcheck only.
+and the test checks those calls. install.sh has its own file (test_infra_install.py).
 """
 
 from __future__ import annotations
