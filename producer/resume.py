@@ -10,6 +10,7 @@ file alone (and says so).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -57,6 +58,7 @@ def read_topic_tail(settings: ProducerSettings, timeout: float) -> dict[str, int
         "group.id": "cryptotrades-producer-resume",  # never joined or committed: partitions are assigned
         "enable.auto.commit": False,
         "enable.partition.eof": True,
+        "auto.offset.reset": "earliest",  # retention may have deleted the start of the tail
         "logger": logging.getLogger("producer.librdkafka"),
     }
     config.update(dict(settings.kafka_options))
@@ -66,30 +68,33 @@ def read_topic_tail(settings: ProducerSettings, timeout: float) -> dict[str, int
         topic = metadata.topics.get(settings.topic)
         if topic is None or topic.error is not None or not topic.partitions:
             return {}  # no topic yet: nothing was ever produced
-        starts = []
+        starts, ends = [], {}
         for partition in topic.partitions:
             low, high = consumer.get_watermark_offsets(
                 TopicPartition(settings.topic, partition), timeout=timeout, cached=False
             )
             if high > low:
                 starts.append(TopicPartition(settings.topic, partition, max(low, high - TAIL_DEPTH)))
+                ends[partition] = high - 1  # the last offset there was when we looked
         if not starts:
             return {}
         consumer.assign(starts)
-        remaining = {start.partition for start in starts}
         messages: list[tuple[bytes | None, bytes | None]] = []
-        while remaining:
-            batch = consumer.consume(500, timeout)
-            if not batch:
-                raise KafkaException(f"no messages from {settings.topic} within {timeout:g} s")
-            for message in batch:
+        deadline = time.monotonic() + timeout
+        while ends:
+            if time.monotonic() > deadline:
+                raise KafkaException(f"the tail of {settings.topic} was not read within {timeout:g} s")
+            # Short waits: consume() returns early only with a full batch.
+            for message in consumer.consume(500, 0.1):
                 error = message.error()
                 if error is not None:
                     if error.code() == KafkaError._PARTITION_EOF:
-                        remaining.discard(message.partition())
+                        ends.pop(message.partition(), None)
                         continue
                     raise KafkaException(error)
                 messages.append((message.key(), message.value()))
+                if message.offset() >= ends.get(message.partition(), message.offset() + 1):
+                    ends.pop(message.partition(), None)
         return last_ids(messages, settings.symbols)
     finally:
         consumer.close()

@@ -97,6 +97,8 @@ class KafkaSink:
         self._generation = 0
         self._producer: Producer | None = None
         self._last_error_log: dict[int, float] = {}
+        self._paused_since: float | None = None
+        self._last_pause_log = -ERROR_LOG_INTERVAL
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -240,6 +242,7 @@ class KafkaSink:
         if self._producer is None:
             return
         self._poll(self._producer)
+        self._check_pause_over()
         now = time.monotonic()
         if self._fatal is not None:
             if now >= self._restart_at:
@@ -283,16 +286,28 @@ class KafkaSink:
                 self._send(symbol, agg_id, value)
 
     async def _wait_for_room(self) -> None:
-        self._stats.buffer_full_waits += 1
-        started = time.monotonic()
-        logger.warning(
-            "Kafka holds %d unconfirmed trades (the limit): reading paused until it confirms some",
-            self._count,
-        )
+        if self._paused_since is None:
+            # One pause lasts until half the buffer is free again: log and count it once.
+            now = self._paused_since = time.monotonic()
+            self._stats.buffer_full_waits += 1
+            if now - self._last_pause_log >= ERROR_LOG_INTERVAL:  # short pauses under load come in runs
+                self._last_pause_log = now
+                logger.warning(
+                    "Kafka holds %d unconfirmed trades (the limit): reading paused until it confirms them "
+                    "(%d pauses so far)",
+                    self._count,
+                    self._stats.buffer_full_waits,
+                )
         while self._count >= self._limit or self._fatal is not None:
             self.tick()
             await asyncio.sleep(ROOM_CHECK_INTERVAL)
-        logger.info("Kafka took the backlog: reading again after %.1f s", time.monotonic() - started)
+
+    def _check_pause_over(self) -> None:
+        if self._paused_since is not None and self._count <= self._limit // 2 and self._fatal is None:
+            paused = time.monotonic() - self._paused_since
+            if paused >= 1.0:  # a pause worth telling: the broker was slow or away
+                logger.info("Kafka took the backlog: reading freely again after %.1f s", paused)
+            self._paused_since = None
 
     async def drain(self, timeout: float) -> int:
         """Wait up to ``timeout`` s for Kafka to confirm everything; answer how many are left."""

@@ -31,7 +31,7 @@ COUNTERS = (
     "bad_frames",  # frames that were not a valid trade or a known control message
     "rest_requests",
     "rest_rate_limited",  # REST answers 429 or 418
-    "buffer_full_waits",  # times reading paused because Kafka held buffer_messages unconfirmed trades
+    "buffer_full_waits",  # pauses in reading because Kafka held buffer_messages unconfirmed trades
 )
 
 
