@@ -26,9 +26,9 @@ from infra.bundle import REPO_ROOT, PythonBundle, asset_options
 RELEASE_DIR = "/opt/cryptotrades/release"
 RELEASE_ZIP = "/opt/cryptotrades/release.zip"
 HOST_ENV = "/etc/cryptotrades/host.env"
-HOST_PYTHON = "3.11"
+HOST_PYTHON = "3.11"  # Amazon Linux 2023's python3.11 package
 # First boot installs Java, Kafka, Vector and the producer: a few minutes; generous for slow mirrors.
-SIGNAL_TIMEOUT = Duration.minutes(20)  # Amazon Linux 2023's python3.11 package
+SIGNAL_TIMEOUT = Duration.minutes(20)
 PRODUCER_REQUIREMENTS = REPO_ROOT / "infra" / "host" / "requirements.txt"
 RELEASE_SOURCES = ("binance", "producer", "vector/vector.toml", "infra/host")
 
@@ -203,8 +203,7 @@ class KafkaHost(Construct):
             msk=msk,
         )
         commands = user_data_commands(env=env, asset_url=self.release.s3_object_url, region=region)
-        self.user_data = ec2.UserData.for_linux()
-
+        self.user_data = ec2.UserData.for_linux()  # filled below, once the instance's logical id is known
         self.security_group = ec2.SecurityGroup(
             self,
             "SecurityGroup",
