@@ -362,7 +362,8 @@ class FakeBinance:
             await asyncio.gather(sender, closed, return_exceptions=True)
             del self._connections[number]
             self.stats.connections_open = len(self._connections)
-            if socket.close_reason == "keepalive ping timeout":
+            sent = socket.protocol.close_sent  # websockets fails a connection whose pong is late with this
+            if sent is not None and sent.reason == "keepalive ping timeout":
                 self.stats.pong_timeouts += 1
 
     async def _send_trades(self, stream: _Stream) -> None:

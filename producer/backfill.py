@@ -57,8 +57,8 @@ class RestPages:
     def close(self) -> None:
         self._client.close()
 
-    async def page(self, symbol: str, from_id: int, limit: int) -> list[RestTrade]:
-        """Up to ``limit`` trades of ``symbol`` from agg id ``from_id`` on, in id order."""
+    async def page(self, symbol: str, from_id: int | None, limit: int) -> list[RestTrade]:
+        """Up to ``limit`` trades of ``symbol`` from agg id ``from_id`` on (None: the newest), in id order."""
         path = agg_trades_path(symbol, from_id, limit)
         attempt = 0
         unreadable = 0
@@ -111,10 +111,10 @@ class RestPages:
                 rand=self._rand(),
             )
             logger.warning(
-                "REST %s for %s from id %d: %s; asking again in %.1f s",
+                "REST %s for %s from id %s: %s; asking again in %.1f s",
                 "no answer" if kind is None else kind.value,
                 symbol,
-                from_id,
+                "(newest)" if from_id is None else from_id,
                 reason,
                 delay,
             )

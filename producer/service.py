@@ -137,6 +137,7 @@ class _Connection:
 
 _END = object()  # queue item: the connection's reader has finished
 _PROMOTE = object()  # queue item: the supervisor asks that this standby take over now
+_CATCH_UP = object()  # queue item: a new connection (not a rotation's): fetch what happened meanwhile
 
 
 async def _first_of(*waits: Awaitable[Any], timeout: float | None = None) -> None:
@@ -250,6 +251,7 @@ class _Service:
                 ever_connected = True
                 self._primary = connection
                 self._update_connected()
+                await self._queue.put((connection, _CATCH_UP))
                 continue
             rotate_in = rotation_delay(primary.opened_at, self._loop.time(), self._settings.rotate_after)
             await _first_of(primary.ended.wait(), self._rotate_now.wait(), timeout=rotate_in)
@@ -383,6 +385,8 @@ class _Service:
                 await self._on_end(connection)
             elif item is _PROMOTE:
                 await self._promote(connection)
+            elif item is _CATCH_UP:
+                await self._catch_up(connection)
             else:
                 await self._on_frame(connection, item)
 
@@ -490,6 +494,44 @@ class _Service:
         elif verdict is Verdict.GAP and last is not None:
             await self._fill_gap(connection, symbol, last, agg_id)
         await self._release(symbol, agg_id, event)
+
+    async def _catch_up(self, connection: _Connection) -> None:
+        """Fill what happened while no connection listened, up to the newest trade REST knows.
+
+        Without this a restart or reconnect would find its gap only with the next live trade;
+        in a quiet market that may be a while, and the downtime would wait for it.
+        """
+        for symbol in self._settings.symbols:
+            last = self._last.get(symbol)
+            if last is None:
+                continue  # nothing saved: this symbol starts from the live stream
+            try:
+                newest = await self._pages.page(symbol, None, 1)
+            except RestError as exc:
+                logger.warning(
+                    "%s: cannot ask REST for the newest %s trade (%s): the stream will show any gap",
+                    connection.name,
+                    symbol,
+                    exc,
+                )
+                continue
+            if not newest or newest[0].trade.agg_id <= last:
+                continue
+            newest_id = newest[0].trade.agg_id
+            self._stats.gaps += 1
+            logger.warning(
+                "%s: %s ids %s happened while no connection listened; fetching them from REST",
+                connection.name,
+                symbol,
+                IdRange(last + 1, newest_id),
+            )
+            plan = plan_gap(last, newest_id + 1, self._settings.max_backfill)
+            if plan.hole is not None:
+                self._give_up(
+                    symbol, plan.hole, f"more than max_backfill={self._settings.max_backfill} trades back"
+                )
+            if plan.fill is not None:
+                await self._backfill(symbol, plan.fill)
 
     async def _release(self, symbol: str, agg_id: int, event: bytes) -> None:
         await self._sink.produce(symbol, agg_id, event)

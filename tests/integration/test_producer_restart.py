@@ -31,8 +31,10 @@ def test_restart_resumes_from_the_state_file_and_fetches_the_downtime(kafka, top
                 await until(lambda: first.produced == 2000, "the first 2000 trades")
             saved = load_state(settings.state_file).last_agg_ids
             fake.advance(3000)  # 1000 trades happen while the producer is down
-            fake.allow(5000)
             async with running(settings) as second:
+                # At start it fetches what it missed, up to the newest trade REST knows...
+                await until(lambda: second.backfilled == 1000, "the downtime fetched from REST")
+                fake.allow(5000)  # ...then the market goes on, on the stream
                 await until(lambda: second.produced == 3000, "the other 3000 trades")
             return fake, saved, second
 
@@ -57,8 +59,9 @@ def test_after_a_crash_the_topic_tail_prevents_duplicates(kafka, topic, tmp_path
             else:
                 settings.state_file.unlink()
             fake.advance(2500)
-            fake.allow(5000)
             async with running(settings) as second:
+                await until(lambda: second.backfilled == 500, "the downtime fetched from REST")
+                fake.allow(5000)
                 await until(lambda: second.produced == 3000, "the other 3000 trades")
             return fake, second
 
@@ -77,10 +80,11 @@ def test_downtime_beyond_max_backfill_is_a_logged_hole(kafka, topic, tmp_path, c
             async with running(settings) as first:
                 await until(lambda: first.produced == 1000, "the first 1000 trades")
             fake.advance(3000)  # 2000 trades while down; only the newest 500 may be fetched
-            fake.allow(5000)
             async with running(
                 settings_for(fake, kafka.bootstrap, topic, tmp_path, max_backfill=500)
             ) as second:
+                await until(lambda: second.backfilled == 500, "the newest 500 of the downtime")
+                fake.allow(5000)
                 await until(lambda: second.produced == 2500, "the 500 fetched and 2000 streamed trades")
             return second
 

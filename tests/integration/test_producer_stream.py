@@ -60,10 +60,15 @@ def test_forced_disconnects_are_reconnected_and_the_missed_trades_fetched(kafka,
         async with FakeBinance(sample_trades(), limit=1000) as fake:
             async with running(settings_for(fake, kafka.bootstrap, topic, tmp_path)) as stats:
                 await until(lambda: stats.produced == 1000, "the first 1000 trades")
-                fake.drop_connections(lose=300)  # 300 trades happen while the producer is away
+                # 300 trades happen while the producer is away; the market waits for its catch-up
+                # (the fake publishes as fast as it is read, so REST would otherwise race the stream).
+                fake.drop_connections(lose=300)
+                await until(lambda: stats.backfilled == 300, "the missed trades fetched on reconnecting")
                 fake.allow(3000)
                 await until(lambda: stats.produced == 3000, "3000 trades after the first drop")
+                asked = fake.stats.rest_requests
                 fake.drop_connections()
+                await until(lambda: fake.stats.rest_requests > asked, "the catch-up after the second drop")
                 fake.allow(5000)
                 await until(lambda: stats.produced == 5000, "every trade after the second drop")
             return fake, stats
