@@ -18,6 +18,7 @@ from collections.abc import Sequence
 COMMAND_MODULES = [
     "onebox.data_commands",  # aggregate, verify, db migrate
     "onebox.commands",  # run, status
+    "producer.command",  # produce
     "dashboard.command",  # dashboard
 ]
 
