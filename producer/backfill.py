@@ -57,9 +57,18 @@ class RestPages:
     def close(self) -> None:
         self._client.close()
 
-    async def page(self, symbol: str, from_id: int | None, limit: int) -> list[RestTrade]:
-        """Up to ``limit`` trades of ``symbol`` from agg id ``from_id`` on (None: the newest), in id order."""
+    async def page(
+        self, symbol: str, from_id: int | None, limit: int, give_up_after: float | None = None
+    ) -> list[RestTrade]:
+        """Up to ``limit`` trades of ``symbol`` from agg id ``from_id`` on (None: the newest), in id order.
+
+        Retries until an answer is usable; `RestError` when retrying cannot help, or when no
+        usable answer came within ``give_up_after`` seconds (default ``backfill_give_up``).
+        """
         path = agg_trades_path(symbol, from_id, limit)
+        give_up_at = time.monotonic() + (
+            self._settings.backfill_give_up if give_up_after is None else give_up_after
+        )
         attempt = 0
         unreadable = 0
         while True:
@@ -119,4 +128,8 @@ class RestPages:
                 delay,
             )
             attempt += 1
+            if time.monotonic() + delay > give_up_at:
+                raise RestError(
+                    f"GET {self._settings.rest_url}{path}: no usable answer in time (last: {reason})"
+                )
             await asyncio.sleep(delay)

@@ -110,6 +110,7 @@ HEALTHY_CONNECTION = 10.0  # a connection that lived this long resets the reconn
 HELD_LIMIT = 100_000  # trades a rotation's new connection may hold before it takes over anyway
 EMPTY_PAGES_ALLOWED = 5  # REST pages with none of the wanted ids before they are given up
 EMPTY_PAGE_PAUSE = 1.0  # REST may lag the stream by a moment
+CATCH_UP_GIVE_UP = 30.0  # a catch-up is a shortcut: when REST fails, the stream's next trade shows the gap
 TAIL_TIMEOUT = 10.0  # reading the topic's tail at start
 
 
@@ -506,7 +507,7 @@ class _Service:
             if last is None:
                 continue  # nothing saved: this symbol starts from the live stream
             try:
-                newest = await self._pages.page(symbol, None, 1)
+                newest = await self._pages.page(symbol, None, 1, give_up_after=CATCH_UP_GIVE_UP)
             except RestError as exc:
                 logger.warning(
                     "%s: cannot ask REST for the newest %s trade (%s): the stream will show any gap",

@@ -54,6 +54,7 @@ WS_PING_INTERVAL = "CRYPTOTRADES_WS_PING_INTERVAL"
 WS_PING_TIMEOUT = "CRYPTOTRADES_WS_PING_TIMEOUT"
 REST_TIMEOUT = "CRYPTOTRADES_REST_TIMEOUT"
 REST_WEIGHT_LIMIT = "CRYPTOTRADES_REST_WEIGHT_LIMIT"
+BACKFILL_GIVE_UP = "CRYPTOTRADES_BACKFILL_GIVE_UP"
 HEALTH_ADDRESS = "CRYPTOTRADES_HEALTH_ADDRESS"
 LOG_INTERVAL = "CRYPTOTRADES_LOG_INTERVAL"
 SHUTDOWN_TIMEOUT = "CRYPTOTRADES_SHUTDOWN_TIMEOUT"
@@ -114,6 +115,7 @@ class ProducerSettings:
     ws_ping_timeout: float = 20.0
     rest_timeout: float = 10.0
     rest_weight_limit: int = 5000  # REST weight a minute we allow ourselves (Binance's limit is 6000)
+    backfill_give_up: float = 600.0  # REST failing this long for one gap: log the gap as a hole, go on
     health_address: str = "127.0.0.1:9108"  # host:port of GET /health; "" for none; port 0 picks one
     log_interval: float = 60.0
     shutdown_timeout: float = 20.0  # how long SIGTERM waits for Kafka to confirm what it holds
@@ -177,6 +179,7 @@ class ProducerSettings:
             (WS_PING_INTERVAL, self.ws_ping_interval, 0.05, 3600),
             (WS_PING_TIMEOUT, self.ws_ping_timeout, 0.05, 3600),
             (REST_TIMEOUT, self.rest_timeout, 0.1, 600),
+            (BACKFILL_GIVE_UP, self.backfill_give_up, 1, 7 * 86400),
             (LOG_INTERVAL, self.log_interval, 0.1, 86400),
             (SHUTDOWN_TIMEOUT, self.shutdown_timeout, 0.0, 3600),
         ):
@@ -357,6 +360,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("ws_ping_timeout", WS_PING_TIMEOUT, parse_duration, "drop a connection whose pong is late (20s)"),
     Option("rest_timeout", REST_TIMEOUT, parse_duration, "REST request timeout (default 10s)"),
     Option("rest_weight_limit", REST_WEIGHT_LIMIT, _integer, "REST weight a minute we spend at most (5000)"),
+    Option(
+        "backfill_give_up",
+        BACKFILL_GIVE_UP,
+        parse_duration,
+        "REST failing this long for one gap: log it as a hole and go on (default 10m)",
+    ),
     Option(
         "health_address",
         HEALTH_ADDRESS,

@@ -221,3 +221,26 @@ def assert_everything_since_first_heard(kafka, topic, fake) -> None:
     start = next(i for i, trade in enumerate(fake.trades) if trade.agg_id == first_id)
     expected = ids_of(fake, first=start)
     assert_exact_sequence(read_back(kafka, topic, sum(map(len, expected.values()))), expected)
+
+
+def test_a_gap_rest_keeps_refusing_becomes_a_logged_hole_and_the_stream_goes_on(
+    kafka, topic, tmp_path, caplog
+):
+    trades = sample_trades()[:1000]
+    missing = trades[400:410]
+
+    async def scenario():
+        async with FakeBinance(trades) as fake:
+            fake.skip(trade.agg_id for trade in missing)
+            fake.rate_limit(1000, retry_after=0.2)  # REST answers nothing but 429 from now on
+            settings = settings_for(fake, kafka.bootstrap, topic, tmp_path, backfill_give_up=1.0)
+            async with running(settings) as stats:
+                await until(lambda: stats.produced == len(trades) - len(missing), "every trade but the hole")
+            return stats
+
+    stats = asyncio.run(scenario())
+    expected = [trade.agg_id for trade in trades if trade not in missing]
+    assert_exact_sequence(read_back(kafka, topic, len(expected)), {"BTCUSDT": expected})
+    assert (stats.holes, stats.hole_trades, stats.backfilled) == (1, 10, 0)
+    hole = f"{missing[0].agg_id}..{missing[-1].agg_id} (10 trades)"
+    assert any(f"HOLE: agg ids {hole} will not be in Kafka: REST" in r.getMessage() for r in caplog.records)

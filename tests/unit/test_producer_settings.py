@@ -31,6 +31,12 @@ def test_defaults_aim_at_binance_and_a_local_broker():
     assert settings.health_host_port == ("127.0.0.1", 9108)
 
 
+def test_the_documentation_lists_every_setting():
+    text = (Path(__file__).resolve().parents[2] / "docs" / "producer.md").read_text()
+    for option in OPTIONS:
+        assert f"`{option.flag}` | `{option.env}`" in text, f"docs/producer.md lacks {option.env}"
+
+
 def test_every_field_has_one_option_and_flags_follow_env_names():
     assert [option.field for option in OPTIONS] == [
         field.name for field in dataclasses.fields(ProducerSettings)
