@@ -43,9 +43,12 @@ How it works
 - `producer.sink.KafkaSink` produces idempotently and checks every delivery report; when it
   holds ``buffer_messages`` unconfirmed trades the processing task waits, the queue fills,
   and reading stops (Binance may then drop us: the reconnect's gap is filled from REST).
+- Every new connection (not a rotation's) first asks REST for the newest trade and fetches
+  what happened while nobody listened, so a downtime is filled at once, even in a quiet market.
 - The state file holds, per symbol, the last id Kafka confirmed; at start the service
-  resumes after the later of that and the last id in the topic's tail, and fills the
-  downtime from REST (up to ``max_backfill`` trades; beyond, a hole is logged with its ids).
+  resumes after the later of that and the last id in the topic's tail. A gap is fetched up to
+  ``max_backfill`` trades (beyond, a hole is logged with its ids); REST answers that retrying
+  cannot change, or REST failing for ``backfill_give_up``, also end in a logged hole.
 """
 
 from __future__ import annotations
