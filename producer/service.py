@@ -424,7 +424,7 @@ class _Service:
             logger.warning(
                 "%s: Binance announced a server shutdown; replacing the connection now", connection.name
             )
-            if connection.role is _Role.PRIMARY:
+            if connection.role is _Role.PRIMARY and self._standby is None:  # else: being replaced already
                 self._rotate_now.set()
         elif frame.kind is FrameKind.ERROR:
             logger.error("%s: Binance says %s", connection.name, frame.event[:300].decode("utf-8", "replace"))
