@@ -15,10 +15,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import threading
-import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from onebox import child
@@ -78,17 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m onebox.aws_endpoint", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("--state-dir", type=Path, required=True)
-    parser.add_argument("--run-id", default=uuid.uuid4().hex[:12])
-    parser.add_argument("--watch-parent", action="store_true")
-    parser.add_argument("--log-level", default="INFO")
+    child.add_stage_arguments(parser)
     args = parser.parse_args(argv)
-    child.setup_logging(args.log_level)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
-    stop = threading.Event()
-    child.stop_on_signals(stop)
-    if args.watch_parent:
-        child.stop_when_parent_exits(stop)
+    stop = child.begin(args)
 
     from moto.server import ThreadedMotoServer  # heavy: imported only by this process
 

@@ -16,9 +16,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import threading
-import uuid
-from pathlib import Path
 
 import confluent_kafka
 
@@ -58,19 +55,12 @@ def create_topics(bootstrap: str, topics: list[str]) -> dict[str, int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m onebox.broker", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument(
         "--topic", action="append", default=[], help="create this topic at start (repeatable)"
     )
-    parser.add_argument("--run-id", default=uuid.uuid4().hex[:12])
-    parser.add_argument("--watch-parent", action="store_true")
-    parser.add_argument("--log-level", default="INFO")
+    child.add_stage_arguments(parser)
     args = parser.parse_args(argv)
-    child.setup_logging(args.log_level)
-    stop = threading.Event()
-    child.stop_on_signals(stop)
-    if args.watch_parent:
-        child.stop_when_parent_exits(stop)
+    stop = child.begin(args)
     holder, bootstrap = start_mock_cluster()
     partitions = create_topics(bootstrap, args.topic)
     stats = StatsFile(stats_path(args.state_dir, STAGE), args.run_id)

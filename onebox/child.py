@@ -9,11 +9,14 @@ stage stops as if told to.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import signal
 import sys
 import threading
+import uuid
+from pathlib import Path
 from types import FrameType
 
 
@@ -51,3 +54,21 @@ def stop_when_parent_exits(stop: threading.Event) -> None:
         stop.set()
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def add_stage_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags every stage takes from the supervisor."""
+    parser.add_argument("--state-dir", type=Path, required=True, help="where stats/<stage>.json is written")
+    parser.add_argument("--run-id", default=uuid.uuid4().hex[:12], help="the run these counters belong to")
+    parser.add_argument("--watch-parent", action="store_true", help="stop when stdin closes")
+    parser.add_argument("--log-level", default="INFO")
+
+
+def begin(args: argparse.Namespace) -> threading.Event:
+    """Set up logging and the stop signals; answer the event that says "stop"."""
+    setup_logging(args.log_level)
+    stop = threading.Event()
+    stop_on_signals(stop)
+    if args.watch_parent:
+        stop_when_parent_exits(stop)
+    return stop

@@ -14,7 +14,6 @@ import asyncio
 import logging
 import sys
 import threading
-import uuid
 from pathlib import Path
 
 from onebox import child
@@ -67,16 +66,9 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="resume from the state file alone, not the topic's tail (a replay, whose state file says all)",
     )
-    parser.add_argument("--state-dir", type=Path, required=True)
-    parser.add_argument("--run-id", default=uuid.uuid4().hex[:12])
-    parser.add_argument("--watch-parent", action="store_true")
-    parser.add_argument("--log-level", default="INFO")
+    child.add_stage_arguments(parser)
     args = parser.parse_args(argv)
-    child.setup_logging(args.log_level)
-    stop = threading.Event()
-    child.stop_on_signals(stop)
-    if args.watch_parent:
-        child.stop_when_parent_exits(stop)
+    stop = child.begin(args)
     overrides = {
         "kafka_bootstrap": args.kafka_bootstrap,
         "topic": args.topic,

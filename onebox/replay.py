@@ -21,9 +21,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import threading
 import time
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -87,16 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--align", action="store_true", help="start on the recording's second of the minute")
     parser.add_argument("--kafka-bootstrap", help="where the file's non-trade lines go (see above)")
     parser.add_argument("--topic", default="cryptotrades")
-    parser.add_argument("--state-dir", type=Path, required=True)
-    parser.add_argument("--run-id", default=uuid.uuid4().hex[:12])
-    parser.add_argument("--watch-parent", action="store_true")
-    parser.add_argument("--log-level", default="INFO")
+    child.add_stage_arguments(parser)
     args = parser.parse_args(argv)
-    child.setup_logging(args.log_level)
-    stop = threading.Event()
-    child.stop_on_signals(stop)
-    if args.watch_parent:
-        child.stop_when_parent_exits(stop)
+    stop = child.begin(args)
     try:
         parsed = read_trades(args.file, args.symbol)
     except (OSError, BinanceError) as exc:
@@ -117,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
     # Pings as Binance sends them would only add noise to a replay; the producer pings on its own.
     with FakeBinanceThread(parsed.trades, speed=args.speed, ping_interval=None, pong_timeout=None) as fake:
+        started_at = time.time()  # the market's clock starts with the server (speed > 0)
         logger.info(
             "replaying %d trades of %s at speed %s on %s",
             len(parsed.trades),
@@ -135,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
                 rejected_lines=len(parsed.rejects),
                 rejected_lines_sent=rejects_sent,
                 expect=expect,
+                started_at=started_at,
+                first_trade_time=parsed.trades[0].trade_time if parsed.trades else None,
                 published=fake.published,
                 frames_sent=served.frames_sent,
                 rest_trades=served.rest_trades,

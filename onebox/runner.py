@@ -25,7 +25,6 @@ import random
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -267,7 +266,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queue-url", required=True)
     parser.add_argument("--dead-letter-queue-url")
     parser.add_argument("--region", required=True)
-    parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument("--max-tries", type=int, default=RetryPolicy.max_tries)
     parser.add_argument(
         "--retry-base", type=float, default=RetryPolicy.base_s, help="seconds before the first retry"
@@ -275,15 +273,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--retry-cap", type=float, default=RetryPolicy.cap_s, help="longest wait between tries"
     )
-    parser.add_argument("--run-id", default=uuid.uuid4().hex[:12])
-    parser.add_argument("--watch-parent", action="store_true")
-    parser.add_argument("--log-level", default="INFO")
+    child.add_stage_arguments(parser)
     args = parser.parse_args(argv)
-    child.setup_logging(args.log_level)
-    stop = threading.Event()
-    child.stop_on_signals(stop)
-    if args.watch_parent:
-        child.stop_when_parent_exits(stop)
+    stop = child.begin(args)
 
     from lambda_aggregator.handler import lambda_handler  # the function's code, loaded as Lambda would
 

@@ -321,12 +321,11 @@ def s3_client(plan: SinkPlan) -> Any:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m onebox.sink", description=__doc__.split("\n\n")[0])
     parser.add_argument("--vector-config", type=Path, default=vector_config.DEFAULT_PATH)
-    parser.add_argument("--state-dir", type=Path, required=True, help="where stats/sink.json is written")
-    parser.add_argument("--run-id", default=uuid.uuid4().hex[:12])
-    parser.add_argument("--watch-parent", action="store_true", help="stop when stdin closes")
-    parser.add_argument("--log-level", default="INFO")
+    child.add_stage_arguments(parser)
     args = parser.parse_args(argv)
-    child.setup_logging(args.log_level)
+    stop = child.begin(args)
+    flush = threading.Event()
+    child.stop_on_signals(flush, signal.SIGUSR1)
     try:
         plan = vector_config.sink_plan(
             vector_config.load(args.vector_config, os.environ), where=str(args.vector_config)
@@ -334,12 +333,6 @@ def main(argv: list[str] | None = None) -> int:
     except OneboxError as exc:
         logger.error("%s", exc)
         return 2
-    stop = threading.Event()
-    child.stop_on_signals(stop)
-    flush = threading.Event()
-    child.stop_on_signals(flush, signal.SIGUSR1)
-    if args.watch_parent:
-        child.stop_when_parent_exits(stop)
     consumer = confluent_kafka.Consumer(consumer_config(plan))
     stats = StatsFile(stats_path(args.state_dir, STAGE), args.run_id)
     stats.update(force=True, state="starting")
