@@ -121,6 +121,7 @@ class Pipeline:
     _watermarks: Any = None
     _last_in_kafka: tuple[int, float] = (-1, 0.0)
     _tty: bool = False
+    _dead_letters: int | None = None  # for the dashboard's health strip; None until known
 
     # -- the whole run ------------------------------------------------------------------
 
@@ -333,7 +334,7 @@ class Pipeline:
                 self.settings.database_url,
                 host="127.0.0.1",
                 port=self.settings.dashboard_port,
-                dead_letters=lambda: self.stages["runner"].stats().get("dead_letters"),
+                dead_letters=lambda: self._dead_letters,  # a counter the progress loop keeps
             )
         except DashboardError as exc:
             self._say(f"dashboard: could not start: {exc}")
@@ -368,11 +369,17 @@ class Pipeline:
             self.settings.progress_interval_s if self._tty else max(5.0, self.settings.progress_interval_s)
         )
         next_line = time.monotonic()
+        flushed = False
         while self.interrupts == 0:
             self._supervise()
-            if self.settings.until_drained and self._replay_in_kafka():
-                self._progress(final=True)
-                return True
+            if self.settings.replay is not None and not flushed and self._replay_in_kafka():
+                if self.settings.until_drained:
+                    self._progress(final=True)
+                    return True
+                # The replay's last minutes need not wait for the batch timeout: store them now.
+                self.stages["sink"].send(signal.SIGUSR1)
+                flushed = True
+                self._say("\nthe replay is all in Kafka: the sink stores its open batches now; Ctrl-C stops")
             if time.monotonic() >= next_line:
                 self._progress()
                 next_line = time.monotonic() + interval
@@ -455,7 +462,10 @@ class Pipeline:
         producer = self.stages.get("producer")
         if producer is not None:
             values = producer.stats()
-            progress.received = int(values.get("received", 0)) + int(values.get("backfilled", 0))
+            # Distinct trades from the stream or REST (the stream repeats what REST filled in).
+            progress.received = sum(int(values.get(k, 0)) for k in ("received", "backfilled")) - int(
+                values.get("duplicates", 0)
+            )
             progress.produced = int(values.get("produced", 0))
         sink = self.stages["sink"].stats() if "sink" in self.stages else {}
         runner = self.stages["runner"].stats() if "runner" in self.stages else {}
@@ -463,6 +473,7 @@ class Pipeline:
         progress.objects_aggregated = int(runner.get("objects", 0))
         progress.failures = int(runner.get("failures", 0)) + int(sink.get("put_failures", 0))
         progress.dead_letters = int(runner.get("dead_letters", 0))
+        self._dead_letters = progress.dead_letters
         progress.restarts = sum(s.restarts for s in self.stages.values())
         try:
             store = self._database()

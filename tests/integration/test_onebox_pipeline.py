@@ -198,6 +198,19 @@ def test_a_replay_file_with_bad_lines_counts_and_quarantines_them_and_the_rest_i
     assert all(q["reason"] for q in quarantined)
 
 
+def test_make_demo_shows_every_row_while_it_runs_and_stops_on_ctrl_c(start_onebox, sqlite_url):
+    """`make demo`: speed 0, no --until-drained; the rows appear without waiting for the batch timeout."""
+    demo = REPO / "data" / "demo" / "BTCUSDT-aggTrades-2026-01-01_first5000rows.csv"
+    run = start_onebox("--replay", str(demo), "--speed", "0", "--db", sqlite_url)
+    expected = aggregate_records(demo)
+    run.wait_for(lambda: run.stats("runner").get("trades") == SAMPLE_TRADES, "every trade aggregated", 60)
+    assert db_records(sqlite_url) == expected  # while the pipeline and its dashboard stay up
+    assert run.process.poll() is None
+    run.process.send_signal(signal.SIGINT)
+    assert run.wait() == 0, run.output
+    assert "the replay is all in Kafka" in run.output
+
+
 def test_ctrl_c_mid_replay_stops_cleanly_with_every_produced_trade_in_the_database(
     start_onebox, sqlite_url, tmp_path
 ):
