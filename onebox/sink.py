@@ -143,6 +143,7 @@ class Sink:
             self.consumed[slot] = self.committed[slot] = start
             assignment.append(confluent_kafka.TopicPartition(tp.topic, tp.partition, start))
         self.consumer.assign(assignment)
+        self.last_commit = self.clock()  # like Vector's commit timer: the first commit is one interval in
         logger.info(
             "reading %s as group %s from %s",
             ",".join(self.plan.topics),
