@@ -165,8 +165,10 @@ def test_events_that_keep_failing_go_to_the_dead_letters_and_status_lists_them(
 
 
 def test_a_replay_file_with_bad_lines_counts_and_quarantines_them_and_the_rest_is_right(
-    start_onebox, sqlite_url, moto_endpoint, aws_env, tmp_path
+    start_onebox, sqlite_url, moto_endpoint, aws_env, kafka, tmp_path
 ):
+    """Also the pipeline with its endpoints given from outside: --kafka and --s3-endpoint."""
+    kafka.create_topic("cryptotrades", partitions=2)
     # Lines added to the real file, none taking a trade's place: the trades stay the same.
     lines = SAMPLE_CSV.read_text().splitlines()
     bad = {
@@ -181,10 +183,12 @@ def test_a_replay_file_with_bad_lines_counts_and_quarantines_them_and_the_rest_i
 
     run = start_onebox(
         "--replay", str(path), "--speed", "0", "--until-drained", "--db", sqlite_url,
-        "--s3-endpoint", moto_endpoint,
+        "--s3-endpoint", moto_endpoint, "--kafka", kafka.bootstrap,
     )  # fmt: skip
     assert run.wait() == 0, run.output
     assert "3 lines of the file were not trades" in run.output
+    assert f"kafka     {kafka.bootstrap} (given)" in run.output
+    assert not (run.state_dir / "stats" / "broker.json").exists()  # no embedded broker was started
     totals = ledger(sqlite_url)
     assert (totals.accepted, totals.rejected) == (SAMPLE_TRADES, 3)
     assert db_records(sqlite_url) == aggregate_records(path)
