@@ -220,7 +220,7 @@ def test_ctrl_c_mid_replay_stops_cleanly_with_every_produced_trade_in_the_databa
 ):
     config = vector_config(tmp_path, **{"batch.max_events": 500})
     run = start_onebox(
-        "--replay", str(SAMPLE_CSV), "--speed", "60", "--db", sqlite_url, "--vector-config", str(config)
+        "--replay", str(SAMPLE_CSV), "--speed", "30", "--db", sqlite_url, "--vector-config", str(config)
     )
     run.wait_for(lambda: run.stats("sink").get("objects", 0) >= 2, "two objects stored")
     run.process.send_signal(signal.SIGINT)
