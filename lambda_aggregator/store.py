@@ -456,13 +456,13 @@ def open_store(url: str, *, create_database: bool = False) -> Store:
     if parts.scheme == "sqlite":
         path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
         if not path:
-            raise SettingsError(f"database URL {_redacted(url)!r}: expected sqlite:///path/to/file.db")
+            raise SettingsError(f"database URL {redacted(url)!r}: expected sqlite:///path/to/file.db")
         return SqliteStore.open(path, url)
     if parts.scheme in ("mysql", "mysql+pymysql", "mariadb"):
         database = parts.path.lstrip("/")
         if not parts.hostname or not database:
             raise SettingsError(
-                f"database URL {_redacted(url)!r}: expected mysql://user:password@host:port/database"
+                f"database URL {redacted(url)!r}: expected mysql://user:password@host:port/database"
             )
         return MySqlStore.open(
             host=parts.hostname,
@@ -472,7 +472,7 @@ def open_store(url: str, *, create_database: bool = False) -> Store:
             database=database,
             create_database=create_database,
         )
-    raise SettingsError(f"database URL {_redacted(url)!r}: the scheme must be sqlite or mysql")
+    raise SettingsError(f"database URL {redacted(url)!r}: the scheme must be sqlite or mysql")
 
 
 def _identifier(name: str) -> str:
@@ -481,7 +481,7 @@ def _identifier(name: str) -> str:
     return name
 
 
-def _redacted(url: str) -> str:
+def redacted(url: str) -> str:
     """The URL without its password, for messages and logs."""
     parts = urlsplit(url)
     if parts.password is None:

@@ -11,7 +11,7 @@ from typing import Any
 import pymysql
 
 from lambda_aggregator.errors import AggregatorError
-from lambda_aggregator.store import open_store
+from lambda_aggregator.store import open_store, redacted
 from onebox import status
 from onebox.errors import OneboxError
 from onebox.pipeline import EXIT_FAILED, Pipeline
@@ -28,7 +28,6 @@ from onebox.settings import (
     STATE_DIR,
     VECTOR_CONFIG,
     OneboxSettings,
-    redacted,
 )
 
 EXIT_BAD_SETTINGS = 2

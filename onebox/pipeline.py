@@ -42,12 +42,12 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lambda_aggregator.errors import AggregatorError
-from lambda_aggregator.store import Store, open_store
+from lambda_aggregator.store import Store, open_store, redacted
 from onebox import status, vector_config
 from onebox.aws_endpoint import Wiring, prepare
 from onebox.errors import OneboxError, StageError
 from onebox.processes import Stage, stage_env
-from onebox.settings import REAL_AWS, OneboxSettings, redacted
+from onebox.settings import REAL_AWS, OneboxSettings
 from onebox.sink import EXIT_NOT_STORED
 from onebox.vector_config import SinkPlan
 from producer.state import save_state

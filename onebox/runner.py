@@ -35,8 +35,9 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from onebox import backoff, child
+from onebox import child
 from onebox.stats import StatsFile, stats_path
+from producer.timing import backoff_delay
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ def next_step(tries: int, policy: RetryPolicy, jitter: float) -> int | None:
     """Seconds until a failed event's next try, or None when it goes to the dead letters."""
     if tries >= policy.max_tries:
         return None
-    return math.ceil(backoff.delay(tries, base_s=policy.base_s, cap_s=policy.cap_s, jitter=jitter))
+    return math.ceil(backoff_delay(tries - 1, base=policy.base_s, cap=policy.cap_s, rand=jitter))
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from lambda_aggregator.settings import DB_URL
 from onebox.errors import SettingsError
@@ -139,9 +138,3 @@ class OneboxSettings:
                     raise SettingsError(f"{name}={text!r}: expected a whole number") from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
-
-
-def redacted(url: str) -> str:
-    """A URL without its password, for messages and logs."""
-    password = urlsplit(url).password
-    return url if password is None else url.replace(f":{password}@", ":***@", 1)

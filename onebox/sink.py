@@ -39,11 +39,12 @@ import confluent_kafka
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from onebox import backoff, child, vector_config
+from onebox import child, vector_config
 from onebox.batches import Batch, Batcher, KeyRenderer, Slot, body, commit_positions
 from onebox.errors import OneboxError, StageError
 from onebox.stats import StatsFile, stats_path
 from onebox.vector_config import SinkPlan
+from producer.timing import backoff_delay
 
 logger = logging.getLogger(__name__)
 
@@ -240,7 +241,7 @@ class Sink:
                         f"to stop; {len(batch.lines)} records from {_describe(batch.first_offsets)} "
                         "stay uncommitted in Kafka"
                     ) from exc
-                wait = backoff.delay(attempt, base_s=RETRY_BASE_S, cap_s=RETRY_CAP_S, jitter=random.random())
+                wait = backoff_delay(attempt - 1, base=RETRY_BASE_S, cap=RETRY_CAP_S, rand=random.random())
                 logger.warning(
                     "put s3://%s/%s failed (attempt %d, %d records): %s; retrying in %.1f s",
                     self.plan.bucket,

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from lambda_aggregator.aggregate import minute_rows
-from lambda_aggregator.store import LedgerTotals
-from onebox import backoff, status
+from lambda_aggregator.store import LedgerTotals, redacted
+from onebox import status
 from onebox.errors import SettingsError
 from onebox.pipeline import Progress
 from onebox.replay import align_delay, expected_ids
 from onebox.runner import LambdaContext, RetryPolicy, next_step
-from onebox.settings import OneboxSettings, redacted
+from onebox.settings import OneboxSettings
 from tests.fixtures.data import sample_trades
 
 
@@ -56,14 +56,6 @@ def test_a_bad_setting_is_refused_naming_it_and_its_value(env, overrides, messag
 def test_passwords_never_reach_the_screen():
     assert redacted("mysql://app:s3cret@db:3306/cryptotrades") == "mysql://app:***@db:3306/cryptotrades"
     assert redacted("sqlite:///data/x.db") == "sqlite:///data/x.db"
-
-
-@pytest.mark.parametrize("attempt", range(1, 12))
-def test_backoff_doubles_within_its_cap_and_jitter(attempt):
-    low = backoff.delay(attempt, base_s=1, cap_s=30, jitter=0.0)
-    high = backoff.delay(attempt, base_s=1, cap_s=30, jitter=0.999999)
-    assert low == pytest.approx(min(30, 2 ** (attempt - 1)) / 2)
-    assert low <= high <= 30
 
 
 def test_failed_events_are_retried_with_growing_delays_then_dead_lettered():
