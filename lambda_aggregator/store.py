@@ -17,6 +17,7 @@ SQLite), so two objects of one minute never recompute it from each other's half.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import sqlite3
 from abc import ABC, abstractmethod
@@ -25,6 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -301,16 +303,14 @@ class Store(ABC):
 
 def _runs(touched: Iterable[tuple[str, int]]) -> Iterator[tuple[str, int, int]]:
     """Consecutive touched minutes of a symbol, as (symbol, start ms, end ms) ranges."""
-    run: list[Any] = []
-    for symbol, minute in sorted(touched):
-        if run and run[0] == symbol and run[2] == minute:
-            run[2] = minute + MINUTE_MS
-        else:
-            if run:
-                yield run[0], run[1], run[2]
-            run = [symbol, minute, minute + MINUTE_MS]
-    if run:
-        yield run[0], run[1], run[2]
+    for symbol, group in itertools.groupby(sorted(touched), key=itemgetter(0)):
+        minutes = [minute for _, minute in group]
+        start = minutes[0]
+        for before, after in itertools.pairwise(minutes):
+            if after != before + MINUTE_MS:
+                yield symbol, start, before + MINUTE_MS
+                start = after
+        yield symbol, start, minutes[-1] + MINUTE_MS
 
 
 def _trade(values: Sequence[Any]) -> AggTrade:

@@ -99,6 +99,17 @@ def test_objects_in_random_order_with_repeats_give_the_same_rows(store):
     assert store.ledger_totals().redeliveries == len(objects)
 
 
+def test_an_object_of_scattered_minutes_recomputes_each_of_them(store):
+    scattered = [
+        t for t in TRADES if t.minute in (ROWS[0].minute, ROWS[5].minute, ROWS[6].minute, ROWS[12].minute)
+    ]
+    result = ingest(store, "scattered", scattered)
+    assert result.minutes == 4
+    assert store.minute_rows() == [ROWS[0], ROWS[5], ROWS[6], ROWS[12]]
+    ingest(store, "rest", TRADES)
+    assert store.minute_rows() == ROWS
+
+
 def test_an_empty_object_is_recorded_and_changes_no_row(store):
     result = ingest(store, "empty", [])
     assert (result.lines, result.minutes, result.redelivered) == (0, 0, False)
