@@ -75,11 +75,8 @@ def throughput(copies: int, work: Path) -> dict[str, object]:
         timeout=7200,
     )  # fmt: skip
     assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
-    store = open_store(f"sqlite:///{db}")
-    try:
+    with open_store(f"sqlite:///{db}") as store:
         rows = [json.loads(json.dumps(record(row))) for row in store.minute_rows()]
-    finally:
-        store.close()
     expected = [json.loads(line) for line in aggregated.stdout.splitlines()]
     assert rows == expected, "the pipeline's rows differ from aggregate's"
     sink = read_stats(stats_path(work / "state", "sink")) or {}

@@ -26,10 +26,7 @@ def on_event(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = event["RequestType"]
     if request == "Delete":
         return {"PhysicalResourceId": event.get("PhysicalResourceId", PHYSICAL_ID)}
-    target = open_configured_store(AggregatorSettings.from_env())
-    try:
+    with open_configured_store(AggregatorSettings.from_env()) as target:
         applied = target.migrate()
-    finally:
-        target.close()
     logger.info("schema migrated", extra={"request": request, "applied": applied})
     return {"PhysicalResourceId": PHYSICAL_ID, "Data": {"Applied": ",".join(applied) or "none"}}

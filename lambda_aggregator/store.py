@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from urllib.parse import unquote, urlsplit
 
 import pymysql
@@ -108,7 +108,10 @@ class LedgerTotals:
 
 
 class Store(ABC):
-    """The tables of ``sql/`` behind one connection. Not thread-safe: one per thread."""
+    """The tables of ``sql/`` behind one connection. Not thread-safe: one per thread.
+
+    A context manager: ``with open_store(url) as store:`` closes the connection after use.
+    """
 
     dialect: str
     _insert_ignore: str  # how this dialect spells "insert unless the key exists"
@@ -281,6 +284,12 @@ class Store(ABC):
 
     def close(self) -> None:
         self.connection.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     # -- helpers ----------------------------------------------------------------------
 

@@ -154,12 +154,9 @@ def run_status(args: argparse.Namespace) -> int:
         print("no database yet: `cryptotrades run` (or `make demo`) makes it")
         return 0
     try:
-        store = open_store(url)
-        try:
+        with open_store(url) as store:
             rows = status.last_rows(store, args.rows)
             totals = store.ledger_totals()
-        finally:
-            store.close()
     except AggregatorError as exc:
         print(f"cryptotrades status: {exc}", file=sys.stderr)
         return EXIT_FAILED

@@ -117,11 +117,8 @@ def run_verify(args: argparse.Namespace) -> int:
 
 def run_migrate(args: argparse.Namespace) -> int:
     try:
-        store = open_store(args.db, create_database=True)
-        try:
+        with open_store(args.db, create_database=True) as store:
             applied = store.migrate()
-        finally:
-            store.close()
     except AggregatorError as exc:
         print(f"cryptotrades db migrate: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE

@@ -27,11 +27,8 @@ def ndjson(trades) -> bytes:
 
 
 def stored(db_url: str):
-    target = open_store(db_url)
-    try:
+    with open_store(db_url) as target:
         return target.minute_rows(), target.ledger_totals()
-    finally:
-        target.close()
 
 
 def test_every_record_of_an_event_is_processed(aggregator, bucket, lambda_context):

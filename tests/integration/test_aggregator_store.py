@@ -42,8 +42,7 @@ def table_counts(store: Store) -> tuple[int, int, int]:
 
 
 def test_migrations_apply_once(db_url):
-    target = open_store(db_url)
-    try:
+    with open_store(db_url) as target:
         assert target.migrate() == [
             "001_agg_trades",
             "002_trade_minutes",
@@ -51,8 +50,6 @@ def test_migrations_apply_once(db_url):
             "004_views",
         ]
         assert target.migrate() == []
-    finally:
-        target.close()
 
 
 def test_one_object_gives_the_cores_rows_exactly(store):
@@ -133,17 +130,14 @@ def test_a_database_failure_mid_object_leaves_nothing_half_written(store):
 )
 def test_the_store_does_not_depend_on_splits_order_or_repeats(tmp_path_factory, cuts, seed, times):
     """On SQLite, where a hypothesis example is cheap; MariaDB runs the seeded version above."""
-    target = open_store(f"sqlite:///{tmp_path_factory.mktemp('h') / 'db.sqlite'}")
-    target.migrate()
-    try:
+    with open_store(f"sqlite:///{tmp_path_factory.mktemp('h') / 'db.sqlite'}") as target:
+        target.migrate()
         bounds = [0, *sorted(set(cuts)), len(TRADES)]
         deliveries = [(i, TRADES[a:b]) for i, (a, b) in enumerate(itertools.pairwise(bounds))] * times
         random.Random(seed).shuffle(deliveries)
         for i, obj in deliveries:
             ingest(target, f"obj-{i}", obj)
         assert target.minute_rows() == ROWS
-    finally:
-        target.close()
 
 
 def test_views_give_exact_daily_minute_and_spread_figures(store):

@@ -156,21 +156,15 @@ def http_get(url: str, headers: dict[str, str] | None = None) -> tuple[int, Any]
 
 
 def migrated(url: str) -> None:
-    store = open_store(url)
-    try:
+    with open_store(url) as store:
         store.migrate()
-    finally:
-        store.close()
 
 
 @pytest.fixture
 def world(db_url) -> Iterator[World]:
-    store = open_store(db_url)
-    try:
+    with open_store(db_url) as store:
         store.migrate()
         filled = fill_with_sample(store, sample_trades() + handmade())
-    finally:
-        store.close()
     with start_dashboard(db_url, dead_letters=lambda: 7, clock=lambda: NOW / 1000) as server:
         yield World(server, filled, db_url)
 
@@ -455,11 +449,8 @@ def documented_grants() -> list[str]:
 
 def test_the_documented_read_only_user_is_enough(mysql_url):
     migrated(mysql_url)
-    store = open_store(mysql_url)
-    try:
+    with open_store(mysql_url) as store:
         fill_with_sample(store, sample_trades()[:500])
-    finally:
-        store.close()
     database = urlsplit(mysql_url).path.lstrip("/")
     user, password = f"ct_reader_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
     admin = mysql_admin()

@@ -48,12 +48,9 @@ class OneBox:
 @pytest.fixture(scope="module")
 def onebox(tmp_path_factory) -> Iterator[OneBox]:
     url = f"sqlite:///{tmp_path_factory.mktemp('onebox') / 'cryptotrades.db'}"
-    store = open_store(url)
-    try:
+    with open_store(url) as store:
         store.migrate()
         filled = fill_with_sample(store)
-    finally:
-        store.close()
     with start_dashboard(url, dead_letters=lambda: 0) as server:
         yield OneBox(url, server, filled)
 
@@ -184,8 +181,7 @@ def test_live_refresh_shows_a_new_minute(chromium, tmp_path):
     url = f"sqlite:///{tmp_path / 'live.db'}"
     trades = sample_trades()
     first, later = trades[:2000], trades[2000:]  # later minutes arrive while the page is open
-    store = open_store(url)
-    try:
+    with open_store(url) as store:
         store.migrate()
         fill_with_sample(store, first)
         with start_dashboard(url, refresh_seconds=1) as server:
@@ -201,5 +197,3 @@ def test_live_refresh_shows_a_new_minute(chromium, tmp_path):
                 f"document.getElementById('health-newest').textContent === '{newest:%Y-%m-%d %H:%M}'"
             )
             assert page.console_errors() == []
-    finally:
-        store.close()

@@ -47,9 +47,8 @@ def first_line(process: subprocess.Popen[str]) -> str:
 
 
 def test_serves_until_terminated(sqlite_url):
-    store = open_store(sqlite_url)
-    store.migrate()
-    store.close()
+    with open_store(sqlite_url) as store:
+        store.migrate()
     process = dashboard("--db", sqlite_url, "--port", "0", "--symbol", "ethusdt")
     try:
         url = first_line(process)

@@ -27,8 +27,7 @@ QUICKSIGHT_TYPE = {
 
 
 def test_every_data_set_matches_its_table_or_view(mysql_url: str) -> None:
-    store = open_store(mysql_url)
-    try:
+    with open_store(mysql_url) as store:
         store.migrate()
         for table, declared in DATA_SETS.items():
             rows = store.execute(
@@ -38,5 +37,3 @@ def test_every_data_set_matches_its_table_or_view(mysql_url: str) -> None:
             )
             actual = [(name, QUICKSIGHT_TYPE[kind.lower()]) for name, kind in rows]
             assert actual == list(declared), table
-    finally:
-        store.close()

@@ -32,11 +32,8 @@ SAMPLE_TRADES = 5000
 
 
 def ledger(url: str):
-    store = open_store(url)
-    try:
+    with open_store(url) as store:
         return store.ledger_totals()
-    finally:
-        store.close()
 
 
 def status_output(state_dir: Path, db_url: str) -> str:
