@@ -32,7 +32,7 @@ import duckdb
 
 from binance.events import MINUTE_MS
 from binance.files import parse_ndjson
-from lambda_aggregator.aggregate import minute_rows
+from minutes.aggregate import minute_rows
 from tests.fixtures.data import event_line, sample_trades
 
 

@@ -37,8 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.aggregate import build_lines
 from binance.events import MINUTE_MS
 from binance.files import read_trades
-from lambda_aggregator.aggregate import minute_rows, record
-from lambda_aggregator.store import open_store
+from minutes.aggregate import minute_rows, record
+from minutes.store import open_store
 from onebox.stats import read_stats, stats_path
 from tests.fixtures.data import SAMPLE_CSV
 
@@ -49,7 +49,7 @@ ENV = {**os.environ, "PYTHONPATH": str(REPO)}
 def cryptotrades(*args: str, timeout: float) -> tuple[float, subprocess.CompletedProcess[str]]:
     started = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "onebox.cli", *args],
+        [sys.executable, "-m", "cryptotrades.cli", *args],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -98,7 +98,7 @@ def latency(work: Path) -> list[tuple[str, float]]:
     db = work / "latency.db"
     state = work / "latency-state"
     command = [
-        sys.executable, "-m", "onebox.cli", "run", "--replay", str(SAMPLE_CSV), "--speed", "1",
+        sys.executable, "-m", "cryptotrades.cli", "run", "--replay", str(SAMPLE_CSV), "--speed", "1",
         "--until-drained", "--no-dashboard", "--state-dir", str(state), "--db", f"sqlite:///{db}",
     ]  # fmt: skip
     process = subprocess.Popen(

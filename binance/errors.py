@@ -1,7 +1,9 @@
 """Errors of the Binance contract."""
 
+from contract.errors import CryptotradesError
 
-class BinanceError(Exception):
+
+class BinanceError(CryptotradesError):
     """Base of every error raised by the `binance` package."""
 
 

@@ -19,13 +19,10 @@ Windowed endpoints take ``symbol``, ``range`` + ``anchor`` or ``start`` + ``end`
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
-
-import pymysql
 
 from dashboard import panels, queries
 from dashboard.errors import BadParameterError, DatabaseUnavailableError
@@ -41,7 +38,8 @@ from dashboard.window import (
     symbol_of,
     window_request,
 )
-from lambda_aggregator.store import Store
+from minutes.errors import SchemaMissingError
+from minutes.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +50,6 @@ MAX_DAY_SPAN = 400 * 1440  # per-day panel and totals
 DeadLetterHook = Callable[[], int | None]
 NO_HOOK_NOTE = "not reported: the dashboard runs without the pipeline's dead-letter count"
 
-_MISSING_TABLE_MYSQL = 1146  # ER_NO_SUCH_TABLE
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +208,4 @@ def _database_failure(path: str, exc: Exception, context: Context) -> Answer:
 
 
 def _is_missing_table(exc: Exception) -> bool:
-    if isinstance(exc, sqlite3.OperationalError):
-        return str(exc).startswith("no such table")
-    return isinstance(exc, pymysql.MySQLError) and bool(exc.args) and exc.args[0] == _MISSING_TABLE_MYSQL
+    return isinstance(exc, SchemaMissingError)

@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from contract.errors import CryptotradesError
 from dashboard.errors import DashboardError
 from dashboard.server import serve
 from dashboard.settings import (
@@ -67,7 +68,7 @@ def run_dashboard(args: argparse.Namespace) -> int:
         )
         _require_sqlite_file(settings.db_url)
         server = serve(settings)
-    except DashboardError as exc:
+    except CryptotradesError as exc:
         logger.error("cryptotrades dashboard: %s", exc)
         return EXIT_UNUSABLE
 

@@ -1,14 +1,11 @@
 """Errors of the dashboard."""
 
-from __future__ import annotations
+from contract.errors import CryptotradesError
+from contract.errors import SettingsError as SettingsError  # the one settings error, re-exported
 
 
-class DashboardError(Exception):
+class DashboardError(CryptotradesError):
     """Base of every error raised by `dashboard`."""
-
-
-class SettingsError(DashboardError):
-    """A setting is missing or malformed; the message names it and its value."""
 
 
 class BadParameterError(DashboardError):

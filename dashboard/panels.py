@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from dashboard.window import iso_time
-from lambda_aggregator.aggregate import EXACT, minute_ms
+from minutes.aggregate import EXACT, minute_ms
 
 PRICE_PLACES = 8
 BTC_PLACES = 8

@@ -10,21 +10,19 @@ transaction holds table locks that a migration would wait on.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-import pymysql
-
+from contract.errors import SettingsError
 from dashboard.errors import DatabaseUnavailableError
-from lambda_aggregator.errors import AggregatorError
-from lambda_aggregator.store import Store, open_store
+from minutes.errors import StoreError
+from minutes.store import Store, open_store
 
 logger = logging.getLogger(__name__)
 
-DATABASE_ERRORS = (sqlite3.Error, pymysql.MySQLError)
+DATABASE_ERRORS = (StoreError,)
 _WAIT_S = 30.0  # a request waits this long for a free connection before answering 503
 _IDLE_CHECK_S = 60.0  # a MySQL connection idle this long is pinged before reuse
 
@@ -54,7 +52,7 @@ class StorePool:
         """A new read-only store; the error names the database (never its password)."""
         try:
             store = self._opener(self.url)
-        except (AggregatorError, *DATABASE_ERRORS) as exc:
+        except (SettingsError, *DATABASE_ERRORS) as exc:
             raise DatabaseUnavailableError(f"cannot open the database: {exc}") from exc
         try:
             store.execute(_READ_ONLY[store.dialect])
@@ -100,17 +98,16 @@ class StorePool:
                 store, since = self._idle.pop()
             if store.dialect != "mysql" or self._clock() - since < _IDLE_CHECK_S:
                 return store
-            try:  # the server may have closed it (wait_timeout): find out before the query does
-                store.connection.ping(reconnect=False)
+            # The server may have closed it (wait_timeout): find out before the query does.
+            if store.is_alive():
                 return store
-            except DATABASE_ERRORS:
-                logger.info("a pooled connection to %s had closed; opening another", store.url)
-                _close_quietly(store)
+            logger.info("a pooled connection to %s had closed; opening another", store.url)
+            _close_quietly(store)
         return self.open_one()
 
     def _recycle(self, store: Store) -> None:
         try:
-            store.connection.rollback()  # ends the read transaction (a no-op in SQLite's autocommit)
+            store.rollback()  # ends the read transaction (a no-op in SQLite's autocommit)
         except DATABASE_ERRORS:
             _close_quietly(store)
             return

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from dashboard.panels import Ledger, Row, timestamp_ms
 from dashboard.window import Window
-from lambda_aggregator.aggregate import minute_ms, minute_text
-from lambda_aggregator.store import Store
+from minutes.aggregate import minute_ms, minute_text
+from minutes.store import Store
 
 # SQLite holds decimals as TEXT: its SUM would go through floats, decimal_sum is exact.
 _DECIMAL_SUM = {"mysql": "SUM", "sqlite": "decimal_sum"}

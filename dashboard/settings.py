@@ -12,18 +12,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from contract.pipeline import DB_URL_ENV as SHARED_DB_URL_ENV
+from contract.pipeline import DEFAULT_DB_URL as ONEBOX_DB_URL
 from dashboard.errors import SettingsError
 
 # The dashboard's own database variable comes first, so it can hold a read-only user's URL
 # while CRYPTOTRADES_DB_URL (the aggregator's) holds the writer's.
 DB_URL_ENV = "CRYPTOTRADES_DASHBOARD_DB_URL"
-SHARED_DB_URL_ENV = "CRYPTOTRADES_DB_URL"
 HOST_ENV = "CRYPTOTRADES_DASHBOARD_HOST"
 PORT_ENV = "CRYPTOTRADES_DASHBOARD_PORT"
 SYMBOL_ENV = "CRYPTOTRADES_DASHBOARD_SYMBOL"
 REFRESH_ENV = "CRYPTOTRADES_DASHBOARD_REFRESH_S"
 
-DEFAULT_DB_URL = "sqlite:///data/onebox/cryptotrades.db"  # where `cryptotrades run` keeps its rows
+DEFAULT_DB_URL = ONEBOX_DB_URL  # where `cryptotrades run` keeps its rows
 DEFAULT_HOST = "127.0.0.1"  # local only: put a proxy with authentication in front to share it
 DEFAULT_PORT = 8050
 DEFAULT_SYMBOL = "BTCUSDT"

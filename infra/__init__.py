@@ -1,7 +1,7 @@
 """The CDK app: the whole pipeline in one stack, one construct module per concern.
 
-``infra`` packages the runtime code (``binance/``, ``lambda_aggregator/``, ``producer/``,
-``vector/``, ``sql/``) as files and imports none of it.
+``infra`` packages the runtime code (``contract/``, ``binance/``, ``minutes/``,
+``lambda_aggregator/``, ``producer/``, ``vector/``, ``sql/``) as files and imports none of it.
 """
 
 import os

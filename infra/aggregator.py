@@ -1,6 +1,6 @@
 """The aggregator Lambda: S3 ObjectCreated under ``trades/`` -> minute rows in MySQL.
 
-Its code is ``binance/``, ``lambda_aggregator/`` and ``sql/`` plus the wheels of
+Its code is ``contract/``, ``binance/``, ``minutes/``, ``lambda_aggregator/`` and ``sql/`` plus the wheels of
 ``lambda_aggregator/requirements.txt`` for Lambda's platform, bundled locally. The same
 package, with the same environment, also serves the schema custom resource (``schema.py``).
 """
@@ -24,7 +24,7 @@ from infra.bundle import REPO_ROOT, PythonBundle, asset_options, lambda_platform
 
 HANDLER = "lambda_aggregator.handler.lambda_handler"
 REQUIREMENTS = REPO_ROOT / "lambda_aggregator" / "requirements.txt"
-SOURCES = ("binance", "lambda_aggregator", "sql")
+SOURCES = ("contract", "binance", "minutes", "lambda_aggregator", "sql")
 CA_BUNDLE_PATH = "rds-ca/bundle.pem"  # inside the package, i.e. /var/task/rds-ca/bundle.pem
 LAMBDA_TASK_ROOT = "/var/task"
 SERVICE_NAME = "cryptotrades-aggregator"

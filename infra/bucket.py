@@ -15,8 +15,8 @@ from aws_cdk import aws_s3_notifications as s3n
 from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import Construct
 
-TRADES_PREFIX = "trades/"  # Vector's key_prefix starts here (DESIGN.md, "S3 object")
-REJECTED_PREFIX = "rejected/"  # the Lambda's quarantine; outside TRADES_PREFIX so it never re-triggers
+from contract.pipeline import REJECTED_PREFIX, TRADES_PREFIX
+
 ACCESS_LOG_PREFIX = "trades-bucket/"
 
 

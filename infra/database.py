@@ -16,9 +16,9 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
+from contract.pipeline import DATABASE_NAME
 from infra.errors import InfraError
 
-DATABASE_NAME = "cryptotrades"
 ADMIN_USER = "cryptotrades_admin"
 PORT = 3306
 ENGINE_VERSION = (

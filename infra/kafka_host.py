@@ -1,7 +1,7 @@
 """The Kafka host: one EC2 instance running Kafka (KRaft), Vector and the producer under systemd.
 
 User data stays small: it writes ``/etc/cryptotrades/host.env`` (every setting the host
-needs, visible in the template), unpacks the release asset (``binance/``, ``producer/``,
+needs, visible in the template), unpacks the release asset (``contract/``, ``binance/``, ``producer/``,
 ``vector/vector.toml``, ``infra/host/`` and the producer's wheels for the host's platform)
 and runs ``infra/host/install.sh``, which is plain bash checked by shellcheck and tested.
 Access is through SSM Session Manager; the security group admits nothing.
@@ -21,6 +21,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import Construct
 
+from contract.pipeline import TOPIC
 from infra.bundle import REPO_ROOT, PythonBundle, asset_options
 
 RELEASE_DIR = "/opt/cryptotrades/release"
@@ -30,7 +31,7 @@ HOST_PYTHON = "3.11"  # Amazon Linux 2023's python3.11 package
 # First boot installs Java, Kafka, Vector and the producer: a few minutes; generous for slow mirrors.
 SIGNAL_TIMEOUT = Duration.minutes(20)
 PRODUCER_REQUIREMENTS = REPO_ROOT / "infra" / "host" / "requirements.txt"
-RELEASE_SOURCES = ("binance", "producer", "vector/vector.toml", "infra/host")
+RELEASE_SOURCES = ("contract", "binance", "producer", "vector/vector.toml", "infra/host")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +41,7 @@ class TopicSettings:
     ``segment_ms`` must be well below ``retention_ms``: Kafka deletes whole closed segments only.
     """
 
-    name: str = "cryptotrades"
+    name: str = TOPIC
     partitions: int = 1
     retention_ms: int = 300_000
     segment_ms: int = 60_000

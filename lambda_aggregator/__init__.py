@@ -1,1 +1,4 @@
-"""S3 objects of aggTrade lines -> exact per-minute rows: the Lambda, its core and its store."""
+"""The Lambda only: the S3-event handler, its settings and the schema custom resource.
+
+The work itself is done by ``minutes`` (core and store) and ``binance`` (the trade contract).
+"""

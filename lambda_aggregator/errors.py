@@ -1,17 +1,8 @@
-"""Errors of the aggregator."""
+"""Errors of the Lambda."""
+
+from contract.errors import CryptotradesError
+from contract.errors import SettingsError as SettingsError  # the one settings error, re-exported
 
 
-class AggregatorError(Exception):
-    """Base of every error raised by `lambda_aggregator`."""
-
-
-class SettingsError(AggregatorError):
-    """A setting is missing or malformed; the message names it and its value."""
-
-
-class StoreError(AggregatorError):
-    """The database refused or failed an operation; nothing of the object was written."""
-
-
-class MigrationError(StoreError):
-    """A schema migration could not be applied; the message names the file."""
+class AggregatorError(CryptotradesError):
+    """Base of the errors raised by the Lambda's own code (an unreadable object, ...)."""

@@ -26,15 +26,16 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event
 
 from binance.files import Parsed, parse_ndjson
+from contract.pipeline import METRICS_NAMESPACE
 from lambda_aggregator.errors import AggregatorError
 from lambda_aggregator.settings import AggregatorSettings
-from lambda_aggregator.store import IngestResult, MySqlStore, ObjectRef, Store, open_store
+from minutes.store import IngestResult, MySqlStore, ObjectRef, Store, open_store
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "cryptotrades-aggregator"))
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "cryptotrades"))
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", METRICS_NAMESPACE))
 
 _clients: dict[str, Any] = {}
 

@@ -9,10 +9,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from contract.pipeline import DATABASE_NAME, DB_URL_ENV, REJECTED_PREFIX
 from lambda_aggregator.errors import SettingsError
 
 # Env var names, each named once.
-DB_URL = "CRYPTOTRADES_DB_URL"  # one-box and local runs: sqlite:///… or mysql://…
+DB_URL = DB_URL_ENV  # one-box and local runs: sqlite:///… or mysql://…
 DB_SECRET_ARN = "CRYPTOTRADES_DB_SECRET_ARN"  # AWS: the RDS secret (username, password, host, port, dbname)
 DB_HOST = "CRYPTOTRADES_DB_HOST"  # these three override what the secret says
 DB_PORT = "CRYPTOTRADES_DB_PORT"
@@ -39,7 +40,7 @@ class AggregatorSettings:
     db_name: str | None = None
     db_tls: str = "off"
     db_ca_file: str | None = None
-    quarantine_prefix: str = "rejected/"
+    quarantine_prefix: str = REJECTED_PREFIX
 
     def __post_init__(self) -> None:
         if (self.db_url is None) == (self.db_secret_arn is None):
@@ -69,7 +70,7 @@ class AggregatorSettings:
             db_name=env.get(DB_NAME) or None,
             db_tls=env.get(DB_TLS, "off"),
             db_ca_file=env.get(DB_CA_FILE) or None,
-            quarantine_prefix=env.get(QUARANTINE_PREFIX, "rejected/"),
+            quarantine_prefix=env.get(QUARANTINE_PREFIX, REJECTED_PREFIX),
         )
 
     def mysql_params(self, secret_string: str) -> dict[str, Any]:
@@ -81,7 +82,7 @@ class AggregatorSettings:
                 "port": self.db_port or int(secret.get("port", 3306)),
                 "user": secret["username"],
                 "password": secret["password"],
-                "database": self.db_name or secret.get("dbname") or "cryptotrades",
+                "database": self.db_name or secret.get("dbname") or DATABASE_NAME,
             }
         except (ValueError, KeyError, TypeError) as exc:
             # Never echo the secret: name only what is missing.

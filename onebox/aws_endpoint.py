@@ -18,6 +18,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from contract.pipeline import TRADES_PREFIX
 from onebox import child
 from onebox.stats import StatsFile, stats_path
 
@@ -26,7 +27,7 @@ logger = logging.getLogger(__name__)
 STAGE = "aws"
 QUEUE_NAME = "cryptotrades-object-created"
 DEAD_LETTER_QUEUE_NAME = "cryptotrades-object-created-dead-letters"
-NOTIFIED_PREFIX = "trades/"  # quarantined lines (rejected/...) must not trigger the handler
+NOTIFIED_PREFIX = TRADES_PREFIX  # quarantined lines (rejected/...) must not trigger the handler
 
 
 @dataclass(frozen=True, slots=True)

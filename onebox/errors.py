@@ -1,12 +1,11 @@
 """Errors of the one-box pipeline."""
 
+from contract.errors import CryptotradesError
+from contract.errors import SettingsError as SettingsError  # the one settings error, re-exported
 
-class OneboxError(Exception):
+
+class OneboxError(CryptotradesError):
     """Base of every error raised by `onebox`."""
-
-
-class SettingsError(OneboxError):
-    """A flag or environment variable is malformed; the message names it and its value."""
 
 
 class VectorConfigError(OneboxError):

@@ -25,7 +25,6 @@ import logging
 import os
 import shutil
 import signal
-import sqlite3
 import sys
 import time
 import urllib.error
@@ -37,15 +36,16 @@ from typing import Any, TextIO
 
 import boto3
 import confluent_kafka
-import pymysql
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lambda_aggregator.errors import AggregatorError
-from lambda_aggregator.store import Store, open_store, redacted
+from contract.errors import CryptotradesError, SettingsError
+from contract.pipeline import METRICS_NAMESPACE
+from minutes.errors import StoreError
+from minutes.store import Store, open_store, redacted
 from onebox import status, vector_config
 from onebox.aws_endpoint import Wiring, prepare
-from onebox.errors import OneboxError, StageError
+from onebox.errors import StageError
 from onebox.processes import Stage, stage_env
 from onebox.settings import REAL_AWS, OneboxSettings
 from onebox.sink import EXIT_NOT_STORED
@@ -68,7 +68,7 @@ LIVE_PROBE_TIMEOUT_S = 5.0
 EMBEDDED_AWS_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "onebox", "AWS_SECRET_ACCESS_KEY": "onebox"}
 _AWS_SESSION_VARIABLES = ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE")
 # What a read of the database may raise while it is away (the supervisor only reads).
-DATABASE_ERRORS = (AggregatorError, pymysql.MySQLError, sqlite3.Error)
+DATABASE_ERRORS = (StoreError, SettingsError)
 
 
 @dataclass
@@ -133,7 +133,7 @@ class Pipeline:
                 return EXIT_UNREACHABLE
             try:
                 self._start()
-            except (OneboxError, AggregatorError, BotoCoreError, ClientError) as exc:
+            except (CryptotradesError, BotoCoreError, ClientError) as exc:
                 self._say(f"cryptotrades run: could not start: {exc}")
                 return EXIT_FAILED
             self._say(self._banner())
@@ -223,7 +223,7 @@ class Pipeline:
         function_env = {
             "CRYPTOTRADES_DB_URL": settings.database_url,
             "POWERTOOLS_SERVICE_NAME": "cryptotrades-aggregator",
-            "POWERTOOLS_METRICS_NAMESPACE": "cryptotrades",
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
         }
         self._stage("runner", "onebox.runner", runner_args, {**env, **aws_env, **function_env})
         sink_args = ["--vector-config", str(settings.vector_config)]
@@ -324,7 +324,6 @@ class Pipeline:
         if not self.settings.dashboard:
             return
         try:
-            from dashboard.errors import DashboardError
             from dashboard.server import start_dashboard
         except ImportError as exc:
             self._say(f"dashboard: not available ({exc})")
@@ -336,17 +335,16 @@ class Pipeline:
                 port=self.settings.dashboard_port,
                 dead_letters=lambda: self._dead_letters,  # a counter the progress loop keeps
             )
-        except DashboardError as exc:
+        except CryptotradesError as exc:
             self._say(f"dashboard: could not start: {exc}")
 
     def _binance_reachable(self) -> bool:
         """Live mode: one quick request to Binance's REST ping; say so in one line if it fails."""
-        from producer.errors import ProducerError
         from producer.settings import ProducerSettings
 
         try:
             url = ProducerSettings.from_env().rest_url.rstrip("/") + "/api/v3/ping"
-        except ProducerError as exc:
+        except CryptotradesError as exc:
             self._say(f"cryptotrades run: {exc}")
             return False
         try:

@@ -16,6 +16,7 @@ import sys
 import threading
 from pathlib import Path
 
+from contract.errors import CryptotradesError
 from onebox import child
 from onebox.stats import StatsFile, stats_path
 from producer.errors import ProducerError
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         overrides["resume_from_kafka"] = False
     try:
         settings = ProducerSettings.from_env(**overrides)
-    except ProducerError as exc:
+    except CryptotradesError as exc:
         logger.error("%s", exc)
         return 2
     stats_file = StatsFile(stats_path(args.state_dir, STAGE), args.run_id)

@@ -30,6 +30,7 @@ import confluent_kafka
 from binance.errors import BinanceError
 from binance.events import MINUTE_MS, AggTrade
 from binance.files import Rejected, read_trades
+from contract.pipeline import TOPIC
 from onebox import child
 from onebox.fake_binance import FakeBinanceThread
 from onebox.stats import StatsFile, stats_path
@@ -84,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--symbol", help="market of a CSV file whose name does not say it")
     parser.add_argument("--align", action="store_true", help="start on the recording's second of the minute")
     parser.add_argument("--kafka-bootstrap", help="where the file's non-trade lines go (see above)")
-    parser.add_argument("--topic", default="cryptotrades")
+    parser.add_argument("--topic", default=TOPIC)
     child.add_stage_arguments(parser)
     args = parser.parse_args(argv)
     stop = child.begin(args)

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lambda_aggregator.settings import DB_URL
+from contract.pipeline import DB_URL_ENV as DB_URL
+from contract.pipeline import ONEBOX_DIR
 from onebox.errors import SettingsError
 from onebox.vector_config import DEFAULT_PATH as DEFAULT_VECTOR_CONFIG
 
@@ -39,7 +40,7 @@ _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 class OneboxSettings:
     """What ``cryptotrades run`` and ``status`` need to know."""
 
-    state_dir: Path = Path("data/onebox")
+    state_dir: Path = Path(ONEBOX_DIR)
     db_url: str | None = None  # None: SQLite in the state directory
     kafka: str | None = None  # None: the embedded broker
     s3_endpoint: str | None = None  # None: embedded moto; a URL; or "aws"

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lambda_aggregator.aggregate import MinuteRow, minute_ms
-from lambda_aggregator.store import LedgerTotals, Store
+from minutes.aggregate import MinuteRow, minute_ms
+from minutes.store import LedgerTotals, Store
 from onebox.runner import DEAD_LETTERS_FILE
 from onebox.stats import read_stats, stats_path
 

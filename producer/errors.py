@@ -1,12 +1,11 @@
 """Errors of the producer."""
 
+from contract.errors import CryptotradesError
+from contract.errors import SettingsError as SettingsError  # the one settings error, re-exported
 
-class ProducerError(Exception):
+
+class ProducerError(CryptotradesError):
     """Base of every error raised by `producer`."""
-
-
-class SettingsError(ProducerError):
-    """A setting is malformed or out of range; the message names the variable, its value and what fits."""
 
 
 class StateFileError(ProducerError):

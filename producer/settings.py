@@ -27,6 +27,8 @@ from typing import Any
 
 from binance.errors import BinanceError
 from binance.streams import DEFAULT_ENDPOINT, ENDPOINTS, normalize_symbol
+from contract.pipeline import HEALTH_PORT
+from contract.pipeline import TOPIC as DEFAULT_TOPIC
 from producer.errors import SettingsError
 
 PREFIX = "CRYPTOTRADES_"
@@ -98,7 +100,7 @@ class ProducerSettings:
     binance_ws_url: str | None = None  # overrides the endpoint's (a fake, a proxy)
     binance_rest_url: str | None = None
     kafka_bootstrap: str = "127.0.0.1:9092"
-    topic: str = "cryptotrades"
+    topic: str = DEFAULT_TOPIC
     kafka_compression: str = "lz4"
     kafka_linger_ms: int = 20
     kafka_options: tuple[tuple[str, str], ...] = ()  # extra librdkafka properties (TLS, SASL, client.id)
@@ -116,7 +118,8 @@ class ProducerSettings:
     rest_timeout: float = 10.0
     rest_weight_limit: int = 5000  # REST weight a minute we allow ourselves (Binance's limit is 6000)
     backfill_give_up: float = 600.0  # REST failing this long for one gap: log the gap as a hole, go on
-    health_address: str = "127.0.0.1:9108"  # host:port of GET /health; "" for none; port 0 picks one
+    # host:port of GET /health; "" for none; port 0 picks one
+    health_address: str = f"127.0.0.1:{HEALTH_PORT}"
     log_interval: float = 60.0
     shutdown_timeout: float = 20.0  # how long SIGTERM waits for Kafka to confirm what it holds
 

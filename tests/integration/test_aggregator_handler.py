@@ -8,10 +8,10 @@ import json
 import pytest
 
 from lambda_aggregator import handler
-from lambda_aggregator.aggregate import minute_rows
 from lambda_aggregator.errors import SettingsError
 from lambda_aggregator.settings import AggregatorSettings
-from lambda_aggregator.store import open_store
+from minutes.aggregate import minute_rows
+from minutes.store import open_store
 from tests.fixtures.aggregator import s3_event
 from tests.fixtures.data import event_line, sample_trades
 from tests.fixtures.servers import mysql_admin

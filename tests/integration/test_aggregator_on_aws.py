@@ -11,8 +11,8 @@ import boto3
 import pytest
 
 from lambda_aggregator import handler, schema
-from lambda_aggregator.aggregate import minute_rows
-from lambda_aggregator.store import open_store
+from minutes.aggregate import minute_rows
+from minutes.store import open_store
 from tests.fixtures.aggregator import s3_event
 from tests.fixtures.data import event_line, sample_trades
 

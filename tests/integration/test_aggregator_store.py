@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lambda_aggregator.aggregate import minute_rows
-from lambda_aggregator.store import ObjectRef, Store, open_store
+from minutes.aggregate import minute_rows
+from minutes.store import ObjectRef, Store, open_store
 from tests.fixtures.aggregator import failing_minute_writes
 from tests.fixtures.data import sample_trades
 

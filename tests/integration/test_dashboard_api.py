@@ -30,7 +30,7 @@ from binance.events import AggTrade
 from dashboard.errors import DashboardError
 from dashboard.pool import DATABASE_ERRORS, StorePool
 from dashboard.server import DashboardServer, start_dashboard
-from lambda_aggregator.store import open_store
+from minutes.store import open_store
 from tests.fixtures.dashboard import Filled, fill_with_sample
 from tests.fixtures.data import sample_trades
 from tests.fixtures.servers import mysql_admin

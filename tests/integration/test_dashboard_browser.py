@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from dashboard.server import DashboardServer, start_dashboard
-from lambda_aggregator.store import ObjectRef, open_store
+from minutes.store import ObjectRef, open_store
 from tests.fixtures.dashboard import Chromium, Filled, Page, fill_with_sample
 from tests.fixtures.data import sample_trades
 

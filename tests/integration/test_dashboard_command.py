@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from lambda_aggregator.store import open_store
+from minutes.store import open_store
 
 pytestmark = pytest.mark.integration
 
@@ -25,7 +25,7 @@ DEADLINE_S = 60
 def dashboard(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("CRYPTOTRADES_")}
     return subprocess.Popen(
-        [sys.executable, "-m", "onebox.cli", "dashboard", *args],
+        [sys.executable, "-m", "cryptotrades.cli", "dashboard", *args],
         cwd=ROOT,
         env={**environ, **(env or {})},
         stdout=subprocess.PIPE,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from infra.quicksight import DATA_SETS
-from lambda_aggregator.store import open_store
+from minutes.store import open_store
 
 pytestmark = pytest.mark.integration
 

@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 
-from lambda_aggregator.aggregate import minute_rows, record
-from lambda_aggregator.store import open_store
+from minutes.aggregate import minute_rows, record
+from minutes.store import open_store
 from tests.fixtures.data import SAMPLE_CSV, sample_trades
 from tests.fixtures.kafka import TcpProxy
 from tests.fixtures.onebox import REPO, aggregate_records, db_records, vector_config
@@ -38,7 +38,7 @@ def ledger(url: str):
 
 def status_output(state_dir: Path, db_url: str) -> str:
     result = subprocess.run(
-        [sys.executable, "-m", "onebox.cli", "status", "--state-dir", str(state_dir), "--db", db_url],
+        [sys.executable, "-m", "cryptotrades.cli", "status", "--state-dir", str(state_dir), "--db", db_url],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -234,7 +234,7 @@ def test_live_mode_without_binance_says_so_in_one_line(tmp_path):
     closed.cut()
     host, port = closed.address
     result = subprocess.run(
-        [sys.executable, "-m", "onebox.cli", "run", "--state-dir", str(tmp_path), "--no-dashboard"],
+        [sys.executable, "-m", "cryptotrades.cli", "run", "--state-dir", str(tmp_path), "--no-dashboard"],
         capture_output=True,
         text=True,
         cwd=REPO,

@@ -23,8 +23,8 @@ from binance.klines import parse_kline_row
 from binance.parse import parse_event
 from binance.rest import AGG_TRADES_PATH, RestClient, agg_trades_path, parse_agg_trades
 from binance.streams import ENDPOINTS, combined_stream_url, read_frame
-from lambda_aggregator.aggregate import minute_rows
-from lambda_aggregator.verify import compare
+from minutes.aggregate import minute_rows
+from minutes.verify import compare
 
 pytestmark = pytest.mark.live
 

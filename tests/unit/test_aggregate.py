@@ -10,7 +10,7 @@ from decimal import ROUND_DOWN, Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lambda_aggregator.aggregate import COLUMNS, MinuteRow, minute_rows, record, summarize
+from minutes.aggregate import COLUMNS, MinuteRow, minute_rows, record, summarize
 from tests.fixtures.data import PublishedKline, sample_trades
 
 TRADES = sample_trades()

@@ -257,7 +257,7 @@ def third_party_imports(*folders: str) -> set[str]:
                     names |= {alias.name.split(".")[0] for alias in node.names}
                 elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                     names.add(node.module.split(".")[0])
-    ours = {"binance", "lambda_aggregator", "producer", "__future__"}
+    ours = {"contract", "binance", "minutes", "lambda_aggregator", "producer", "__future__"}
     return names - set(sys.stdlib_module_names) - ours
 
 
@@ -390,7 +390,12 @@ def test_failed_events_go_to_a_queue_after_two_retries(synth_default: Synth) -> 
 
 def test_the_lambda_bundle_holds_code_sql_and_arm_wheels_only(synth_default: Synth) -> None:
     bundle = synth_default.asset_dir(aggregator(synth_default)["Properties"]["Code"]["S3Key"])
-    for path in ("lambda_aggregator/handler.py", "lambda_aggregator/schema.py", "binance/parse.py"):
+    for path in (
+        "lambda_aggregator/handler.py",
+        "lambda_aggregator/schema.py",
+        "minutes/store.py",
+        "binance/parse.py",
+    ):
         assert (bundle / path).is_file(), path
     for migration in (REPO_ROOT / "sql" / "mysql").glob("*.sql"):
         assert (bundle / "sql" / "mysql" / migration.name).read_bytes() == migration.read_bytes()
@@ -400,7 +405,7 @@ def test_the_lambda_bundle_holds_code_sql_and_arm_wheels_only(synth_default: Syn
     assert elf_machine(extension) == AARCH64
     assert (bundle / "pymysql").is_dir() and (bundle / "aws_lambda_powertools").is_dir()
     assert not (bundle / "boto3").exists(), "boto3 comes with the runtime"
-    needed = third_party_imports("lambda_aggregator", "binance") - RUNTIME_PROVIDED
+    needed = third_party_imports("lambda_aggregator", "minutes", "binance", "contract") - RUNTIME_PROVIDED
     assert needed >= {"msgspec", "pymysql", "aws_lambda_powertools"}
     assert {module for module in needed if not importable(bundle, module)} == set()
 

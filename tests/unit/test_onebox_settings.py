@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lambda_aggregator.aggregate import minute_rows
-from lambda_aggregator.store import LedgerTotals, redacted
+from minutes.aggregate import minute_rows
+from minutes.store import LedgerTotals, redacted
 from onebox import status
 from onebox.errors import SettingsError
 from onebox.pipeline import Progress

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from onebox import vector_config, vector_reference
+from onebox import vector_config
 from onebox.errors import VectorConfigError
+from tests.fixtures import vector_reference
 
 VECTOR_TOML = vector_config.DEFAULT_PATH
 # The environment the Kafka host's systemd unit gives Vector (infra/, docs/onebox.md).

@@ -12,9 +12,9 @@ from decimal import Decimal
 import pytest
 
 from binance.klines import Kline
-from lambda_aggregator.aggregate import MinuteRow, minute_rows, record
-from lambda_aggregator.verify import compare, complete_minutes, published_as
-from onebox.cli import main
+from cryptotrades.cli import main
+from minutes.aggregate import MinuteRow, minute_rows, record
+from minutes.verify import compare, complete_minutes, published_as
 from tests.fixtures.data import DATA, SAMPLE_CSV, event_line, sample_trades
 
 TRADES = sample_trades()

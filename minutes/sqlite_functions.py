@@ -10,7 +10,7 @@ import decimal
 import sqlite3
 from decimal import Decimal
 
-from lambda_aggregator.aggregate import EXACT
+from minutes.aggregate import EXACT
 
 
 class _DecimalSum:

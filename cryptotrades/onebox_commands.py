@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
 
-import pymysql
-
-from lambda_aggregator.errors import AggregatorError
-from lambda_aggregator.store import open_store, redacted
+from contract.errors import CryptotradesError, SettingsError
+from minutes.errors import SchemaMissingError, StoreError
+from minutes.store import open_store, redacted
 from onebox import status
-from onebox.errors import OneboxError
 from onebox.pipeline import EXIT_FAILED, Pipeline
 from onebox.runner import DEAD_LETTERS_FILE
 from onebox.settings import (
@@ -136,7 +133,7 @@ def run_pipeline(args: argparse.Namespace) -> int:
             until_drained=args.until_drained or None,
             log_level=args.log_level,
         )
-    except OneboxError as exc:
+    except CryptotradesError as exc:
         print(f"cryptotrades run: {exc}", file=sys.stderr)
         return EXIT_BAD_SETTINGS
     return Pipeline(settings).run()
@@ -145,7 +142,7 @@ def run_pipeline(args: argparse.Namespace) -> int:
 def run_status(args: argparse.Namespace) -> int:
     try:
         settings = OneboxSettings.from_env(db_url=args.db_url, state_dir=args.state_dir)
-    except OneboxError as exc:
+    except CryptotradesError as exc:
         print(f"cryptotrades status: {exc}", file=sys.stderr)
         return EXIT_BAD_SETTINGS
     print(f"database: {redacted(settings.database_url)}")
@@ -157,11 +154,11 @@ def run_status(args: argparse.Namespace) -> int:
         with open_store(url) as store:
             rows = status.last_rows(store, args.rows)
             totals = store.ledger_totals()
-    except AggregatorError as exc:
-        print(f"cryptotrades status: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except (sqlite3.OperationalError, pymysql.MySQLError) as exc:
+    except SchemaMissingError as exc:
         print(f"cryptotrades status: cannot read the tables ({exc}); `cryptotrades db migrate` creates them")
+        return EXIT_FAILED
+    except (StoreError, SettingsError) as exc:
+        print(f"cryptotrades status: {exc}", file=sys.stderr)
         return EXIT_FAILED
     print(f"last {len(rows)} minute rows:" if rows else "no minute rows yet")
     for row in rows:

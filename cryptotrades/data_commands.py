@@ -12,10 +12,11 @@ from typing import Any, TextIO
 from binance.errors import BinanceError
 from binance.files import Parsed, describe_file_name, read_trades
 from binance.klines import read_klines
-from lambda_aggregator.aggregate import COLUMNS, minute_rows, minute_text, record
-from lambda_aggregator.errors import AggregatorError
-from lambda_aggregator.store import open_store
-from lambda_aggregator.verify import compare, complete_minutes
+from contract.errors import SettingsError
+from minutes.aggregate import COLUMNS, minute_rows, minute_text, record
+from minutes.errors import StoreError
+from minutes.store import open_store
+from minutes.verify import compare, complete_minutes
 
 EXIT_REJECTED = 3  # aggregate: some lines were rejected (the rows of the good ones are printed)
 EXIT_DIFFERENT = 1  # verify: some minute differs from its kline
@@ -119,7 +120,7 @@ def run_migrate(args: argparse.Namespace) -> int:
     try:
         with open_store(args.db, create_database=True) as store:
             applied = store.migrate()
-    except AggregatorError as exc:
+    except (StoreError, SettingsError) as exc:
         print(f"cryptotrades db migrate: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
     print(f"applied {', '.join(applied)}" if applied else "the schema is up to date")

@@ -15,7 +15,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 
 from binance.events import MINUTE_MS, AggTrade
 from binance.klines import Kline
-from lambda_aggregator.aggregate import MinuteRow
+from minutes.aggregate import MinuteRow
 
 _DAY_MS = 24 * 60 * MINUTE_MS
 

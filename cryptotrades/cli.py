@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 # Modules that each define add_parser(subparsers). Order is the order of --help.
 COMMAND_MODULES = [
-    "onebox.data_commands",  # aggregate, verify, db migrate
-    "onebox.commands",  # run, status
+    "cryptotrades.data_commands",  # aggregate, verify, db migrate
+    "cryptotrades.onebox_commands",  # run, status
     "producer.command",  # produce
     "dashboard.command",  # dashboard
 ]

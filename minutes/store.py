@@ -16,26 +16,28 @@ SQLite), so two objects of one minute never recompute it from each other's half.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import logging
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, ParamSpec, Self, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import pymysql
 
 from binance.events import MINUTE_MS, AggTrade
-from lambda_aggregator import sqlite_functions
-from lambda_aggregator.aggregate import (
+from contract.errors import SettingsError
+from minutes import sqlite_functions
+from minutes.aggregate import (
     COLUMNS,
     PLACES,
     MinuteRow,
@@ -44,10 +46,12 @@ from lambda_aggregator.aggregate import (
     minute_text,
     record,
 )
-from lambda_aggregator.errors import MigrationError, SettingsError, StoreError
-from lambda_aggregator.migrations import migrations
+from minutes.errors import MigrationError, SchemaMissingError, StoreError, StoreUnavailableError
+from minutes.migrations import migrations
 
 logger = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 _TRADE_COLUMNS = "symbol, agg_id, price, qty, first_trade_id, last_trade_id, trade_time, is_buyer_maker"
 _ROW_COLUMNS = ", ".join(COLUMNS.values())
@@ -69,6 +73,43 @@ _LEDGER_TOTALS = (
     " COALESCE(SUM(rejected), 0), COALESCE(SUM(duplicates), 0), COALESCE(SUM(redeliveries), 0)"
     " FROM processed_objects"
 )
+
+
+# MySQL error numbers that mean "not now" rather than "never": can't connect, server gone,
+# connection lost, too many connections, lock wait timeout, deadlock.
+_MYSQL_UNAVAILABLE = {1040, 1205, 1213, 2003, 2006, 2013}
+_MYSQL_NO_TABLE = 1146
+_DRIVER_ERRORS = (sqlite3.Error, pymysql.MySQLError)
+
+
+def translated(exc: Exception, where: str) -> StoreError:
+    """A driver's error as one of ours, naming the database (never its password)."""
+    code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+    text = str(exc)
+    if code == _MYSQL_NO_TABLE or "no such table" in text:
+        return SchemaMissingError(f"{where}: the tables are missing ({text}); run `cryptotrades db migrate`")
+    if (
+        code in _MYSQL_UNAVAILABLE
+        or isinstance(exc, pymysql.InterfaceError)
+        or "database is locked" in text
+        or "unable to open" in text
+    ):
+        return StoreUnavailableError(f"{where}: {text}")
+    return StoreError(f"{where}: {text}")
+
+
+def _at_edge(method: Callable[P, R]) -> Callable[P, R]:
+    """Driver errors leave a public method of the store as `StoreError` subclasses."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except _DRIVER_ERRORS as exc:
+            store = args[0]
+            raise translated(exc, redacted(getattr(store, "url", "the database"))) from exc
+
+    return wrapper
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +176,7 @@ class Store(ABC):
 
     # -- what callers use -------------------------------------------------------------
 
+    @_at_edge
     def execute(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run one parameterised statement (``?`` placeholders) and return its rows."""
         cursor = self.connection.cursor()
@@ -144,6 +186,7 @@ class Store(ABC):
         finally:
             cursor.close()
 
+    @_at_edge
     def migrate(self) -> list[str]:
         """Apply the migrations this database has not seen; answer their names."""
         self.execute(_CREATE_MIGRATIONS)
@@ -168,6 +211,7 @@ class Store(ABC):
             logger.info("applied migration %s to %s", done[-1], self.dialect)
         return done
 
+    @_at_edge
     def ingest(
         self,
         ref: ObjectRef,
@@ -258,6 +302,7 @@ class Store(ABC):
         self._rowcount(_REPLACE_ROWS, [_row_params(row) for row in rows])
         return rows
 
+    @_at_edge
     def minute_rows(
         self, symbol: str | None = None, start_ms: int | None = None, end_ms: int | None = None
     ) -> list[MinuteRow]:
@@ -277,11 +322,22 @@ class Store(ABC):
         self._commit()  # end the read's transaction, so the next read sees newer rows
         return [_minute_row(values) for values in found]
 
+    @_at_edge
     def ledger_totals(self) -> LedgerTotals:
         (values,) = self.execute(_LEDGER_TOTALS)
         self._commit()
         return LedgerTotals(*(int(v) for v in values))
 
+    @_at_edge
+    def rollback(self) -> None:
+        """End the current transaction without writing (a reader's, so its next read is fresh)."""
+        self._rollback()
+
+    def is_alive(self) -> bool:
+        """Whether the connection still works (a server may close idle ones)."""
+        return True
+
+    @_at_edge
     def close(self) -> None:
         self.connection.close()
 
@@ -355,13 +411,16 @@ class SqliteStore(Store):
 
     @classmethod
     def open(cls, path: str, url: str) -> SqliteStore:
-        if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        # Autocommit mode: transactions are begun explicitly, so BEGIN IMMEDIATE can take
-        # the write lock before the first read (another writer waits instead of failing late).
-        connection = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
-        connection.execute("PRAGMA journal_mode = WAL")
-        connection.execute("PRAGMA foreign_keys = ON")
+        try:
+            if path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # Autocommit mode: transactions are begun explicitly, so BEGIN IMMEDIATE can take
+            # the write lock before the first read (another writer waits instead of failing late).
+            connection = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA foreign_keys = ON")
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the SQLite database {path}: {exc}") from exc
         sqlite_functions.register(connection)
         return cls(connection, url)
 
@@ -423,6 +482,7 @@ class MySqlStore(Store):
             raise StoreError(f"cannot connect to {where}: {exc}") from exc
         return cls(connection, where)
 
+    @_at_edge
     def close(self) -> None:
         if self.connection.open:  # a connection the server dropped is closed already
             self.connection.close()

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from lambda_aggregator.errors import MigrationError
+from minutes.errors import MigrationError
 
 SQL_DIR_ENV = "CRYPTOTRADES_SQL_DIR"
 _FILE_NAME = re.compile(r"^(?P<version>\d{3})_(?P<name>[a-z0-9_]+)\.sql$")
