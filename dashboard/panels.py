@@ -15,6 +15,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from binance.events import MINUTE_MS
+from dashboard.buckets import Fold, fold, rolling_sums
 from dashboard.window import iso_time
 from lambda_aggregator.aggregate import EXACT, minute_ms
 
@@ -26,6 +28,14 @@ USD_PLACES = 16
 # Vector closes an object every minute and the Lambda follows within seconds.
 FRESH_AGE_S = 180
 LAGGING_AGE_S = 900
+
+# The spread panel's running sum, per grain: its name and how far back it reaches.
+# (The minute grain's is the minute_spread view's 30 minutes.)
+ROLLING: dict[str, tuple[str, int]] = {
+    "minute": ("30m", 30),
+    "hour": ("24h", 24 * 60),
+    "day": ("7d", 7 * 1440),
+}  # label, minutes
 
 Row = Sequence[Any]
 
@@ -39,9 +49,19 @@ def decimal_text(value: Decimal | str | int | None, places: int) -> str | None:
         return format(Decimal(value).quantize(Decimal(1).scaleb(-places)), "f")
 
 
-def minute_iso(value: datetime | str) -> str:
-    """A TIME value (a datetime from MySQL, text from SQLite) as ISO 8601 UTC."""
-    return iso_time(minute_ms(value))
+def minute_iso(value: datetime | str | int) -> str:
+    """A TIME value (a datetime from MySQL, text from SQLite, or a bucket's epoch ms) as ISO 8601 UTC."""
+    return iso_time(value if isinstance(value, int) else minute_ms(value))
+
+
+def average_price(usd: Decimal, btc: Decimal) -> str | None:
+    """USD / BTC rounded half up to 8 places, as the views' ROUND and decimal_div do;
+    None without volume (no trades on that side)."""
+    if btc == 0:
+        return None
+    wide = decimal.Context(prec=80, rounding=decimal.ROUND_HALF_UP)
+    quotient = wide.divide(usd, btc).quantize(Decimal(1).scaleb(-PRICE_PLACES), context=wide)
+    return decimal_text(quotient, PRICE_PLACES)
 
 
 def day_text(value: date | str) -> str:
@@ -128,6 +148,51 @@ def candles(rows: Sequence[Row]) -> dict[str, list[Any]]:
             out["btc_delta_cumulative"].append(decimal_text(running, BTC_PLACES))
             out["trades"].append(int(trades_buy) + int(trades_sell))
     return out
+
+
+def bucket_prices(rows: Sequence[Row], grain: str) -> dict[str, list[Any]]:
+    """Average prices per hour or day from minute rows ``(TIME, TOTAL_USD_BUY, TOTAL_BTC_BUY,
+    TOTAL_USD_SELL, TOTAL_BTC_SELL)``: each bucket's USD over its BTC, weighted by volume."""
+    folded = fold(rows, grain, (Fold.SUM,) * 4)
+    averaged = [
+        (start, average_price(usd_buy, btc_buy), average_price(usd_sell, btc_sell))
+        for start, usd_buy, btc_buy, usd_sell, btc_sell in folded
+    ]
+    return series(averaged, PRICES)
+
+
+def bucket_usd(rows: Sequence[Row], grain: str) -> dict[str, list[Any]]:
+    """USD bought and sold per hour or day from minute rows ``(TIME, TOTAL_USD_BUY, TOTAL_USD_SELL)``."""
+    return series(fold(rows, grain, (Fold.SUM, Fold.SUM)), USD)
+
+
+def spread_field(grain: str) -> str:
+    """The name of the spread panel's running sum at a grain: usd_spread_30m, _24h or _7d."""
+    return f"usd_spread_{ROLLING[grain][0]}"
+
+
+def bucket_spread(rows: Sequence[Row], grain: str, start_ms: int) -> dict[str, list[Any]]:
+    """Bought minus sold per hour or day from minute rows ``(TIME, TOTAL_USD_BUY,
+    TOTAL_USD_SELL)``, with its running sum over the ROLLING span ending at each bucket.
+    The rows reach back before ``start_ms`` by that span, so the first buckets' sums are
+    whole; only buckets from ``start_ms`` on are answered."""
+    with decimal.localcontext(EXACT):
+        spreads = [(start, buy - sell) for start, buy, sell in fold(rows, grain, (Fold.SUM, Fold.SUM))]
+    running = rolling_sums(spreads, ROLLING[grain][1] * MINUTE_MS)
+    kept = [
+        (start, spread, total)
+        for (start, spread), total in zip(spreads, running, strict=True)
+        if start >= start_ms
+    ]
+    usd = _decimal(USD_PLACES)
+    return series(kept, (TIME, Field("usd_spread", usd), Field(spread_field(grain), usd)))
+
+
+def bucket_candles(rows: Sequence[Row], grain: str) -> dict[str, list[Any]]:
+    """Candles per hour or day from the minute rows ``candles`` takes: the first minute's
+    open, the highest high, the lowest low, the last minute's close; volumes and trades summed."""
+    how = (Fold.FIRST, Fold.MAX, Fold.MIN, Fold.LAST, Fold.SUM, Fold.SUM, Fold.COUNT, Fold.COUNT)
+    return candles(fold(rows, grain, how))
 
 
 def totals(row: Row) -> dict[str, Any]:

@@ -25,6 +25,12 @@ NEWEST_MINUTE = "SELECT MAX(TIME) FROM trade_minutes WHERE symbol = ?"
 PRICES = f"SELECT TIME, AVG_PRICE_BUY, AVG_PRICE_SELL FROM minute_prices WHERE {_IN_WINDOW} ORDER BY TIME"  # noqa: S608
 SPREAD = f"SELECT TIME, USD_SPREAD, USD_SPREAD_30M FROM minute_spread WHERE {_IN_WINDOW} ORDER BY TIME"  # noqa: S608
 USD = f"SELECT TIME, TOTAL_USD_BUY, TOTAL_USD_SELL FROM trade_minutes WHERE {_IN_WINDOW} ORDER BY TIME"  # noqa: S608
+# Per hour or day, the panels fold these minute rows (dashboard.buckets): the views'
+# own per-minute values cannot be summed into an hour (an average of averages is wrong).
+PRICE_SUMS = (
+    "SELECT TIME, TOTAL_USD_BUY, TOTAL_BTC_BUY, TOTAL_USD_SELL, TOTAL_BTC_SELL"  # noqa: S608
+    f" FROM trade_minutes WHERE {_IN_WINDOW} ORDER BY TIME"
+)
 CANDLES = (
     "SELECT TIME, PRICE_OPEN, PRICE_HIGH, PRICE_LOW, PRICE_CLOSE, TOTAL_BTC_BUY, TOTAL_BTC_SELL,"  # noqa: S608
     f" TRADES_BUY, TRADES_SELL FROM trade_minutes WHERE {_IN_WINDOW} ORDER BY TIME"
@@ -39,6 +45,8 @@ _TOTALS = (
     " {sum}(TOTAL_BTC_BUY), {sum}(TOTAL_BTC_SELL), {sum}(TOTAL_USD_BUY), {sum}(TOTAL_USD_SELL),"
     f" MIN(TIME), MAX(TIME) FROM trade_minutes WHERE {_IN_WINDOW}"
 )
+# The markets the database holds and the newest minute of each (the primary key answers it).
+SYMBOLS = "SELECT symbol, MAX(TIME) FROM trade_minutes GROUP BY symbol ORDER BY symbol"
 LEDGER = (
     "SELECT COUNT(*), COALESCE(SUM(CASE WHEN rejected > 0 THEN 1 ELSE 0 END), 0),"
     " COALESCE(SUM(line_count), 0), COALESCE(SUM(accepted), 0), COALESCE(SUM(rejected), 0),"
@@ -63,9 +71,18 @@ def newest_minute(store: Store, symbol: str) -> int | None:
     return None if value is None else minute_ms(value)
 
 
-def minutes(store: Store, statement: str, symbol: str, window: Window) -> list[Row]:
-    """Rows of one per-minute statement (PRICES, SPREAD, USD, CANDLES) in the window."""
-    return store.execute(statement, (symbol, minute_text(window.start_ms), minute_text(window.end_ms)))
+def minutes(
+    store: Store, statement: str, symbol: str, window: Window, *, since_ms: int | None = None
+) -> list[Row]:
+    """Rows of one per-minute statement (PRICES, PRICE_SUMS, SPREAD, USD, CANDLES) in the
+    window, or from ``since_ms`` (earlier than the window, for a running sum) to its end."""
+    start_ms = window.start_ms if since_ms is None else since_ms
+    return store.execute(statement, (symbol, minute_text(start_ms), minute_text(window.end_ms)))
+
+
+def symbols(store: Store) -> list[tuple[str, int]]:
+    """Every market with rows, and its newest minute (epoch ms)."""
+    return [(str(symbol), minute_ms(newest)) for symbol, newest in store.execute(SYMBOLS)]
 
 
 def totals(store: Store, symbol: str, window: Window) -> Row:
