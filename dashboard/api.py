@@ -14,8 +14,8 @@
 
 Windowed endpoints take ``symbol``, ``range`` + ``anchor`` or ``start`` + ``end``, and
 ``grain`` (see ``dashboard.window``); every answer names its window and grain. Past a
-week the per-minute panels answer per hour or per day, folded exactly from the minute
-rows (``dashboard.buckets``). A bad parameter is answered 400 with
+week the per-minute panels answer per hour or per day, summed exactly by the database
+from the minute rows (``dashboard.queries``). A bad parameter is answered 400 with
 ``{"error": "<parameter>: <what is wrong>", "parameter": "<parameter>"}``; a database
 that cannot answer, 503 with a ``reason`` (``no_tables``, ``unavailable``, ``failed``).
 """
@@ -94,7 +94,7 @@ def _prices(store: Store, symbol: str, window: Window) -> dict[str, Any]:
     if window.grain == "minute":
         rows = queries.minutes(store, queries.PRICES, symbol, window)
         return {"series": panels.series(rows, panels.PRICES)}
-    rows = queries.minutes(store, queries.PRICE_SUMS, symbol, window)
+    rows = queries.bucket_sums(store, queries.PRICE_SUMS, symbol, window)
     return {"source": "trade_minutes", "series": panels.bucket_prices(rows, window.grain)}
 
 
@@ -105,7 +105,7 @@ def _spread(store: Store, symbol: str, window: Window) -> dict[str, Any]:
         return {"rolling": rolling, "series": panels.series(rows, panels.SPREAD)}
     # The first buckets' running sums reach back before the window, as the view's do.
     since = window.start_ms - panels.ROLLING[window.grain][1] * MINUTE_MS + window.bucket_ms
-    rows = queries.minutes(store, queries.USD, symbol, window, since_ms=since)
+    rows = queries.bucket_sums(store, queries.USD_SUMS, symbol, window, since_ms=since)
     return {
         "source": "trade_minutes",
         "rolling": rolling,
@@ -114,17 +114,16 @@ def _spread(store: Store, symbol: str, window: Window) -> dict[str, Any]:
 
 
 def _usd(store: Store, symbol: str, window: Window) -> dict[str, Any]:
-    rows = queries.minutes(store, queries.USD, symbol, window)
     if window.grain == "minute":
-        return {"series": panels.series(rows, panels.USD)}
+        return {"series": panels.series(queries.minutes(store, queries.USD, symbol, window), panels.USD)}
+    rows = queries.bucket_sums(store, queries.USD_SUMS, symbol, window)
     return {"series": panels.bucket_usd(rows, window.grain)}
 
 
 def _candles(store: Store, symbol: str, window: Window) -> dict[str, Any]:
-    rows = queries.minutes(store, queries.CANDLES, symbol, window)
     if window.grain == "minute":
-        return {"series": panels.candles(rows)}
-    return {"series": panels.bucket_candles(rows, window.grain)}
+        return {"series": panels.candles(queries.minutes(store, queries.CANDLES, symbol, window))}
+    return {"series": panels.bucket_candles(queries.bucket_candles(store, symbol, window), window.grain)}
 
 
 def _daily(store: Store, symbol: str, window: Window) -> dict[str, Any]:

@@ -317,8 +317,8 @@
       },
     ];
     draw("chart-candles", traces, layout(t, {
-      margin: margins(true),
       // Each of its four plots has a titled axis; on a phone its legend would take four rows.
+      margin: NARROW.matches ? Object.assign(margins(true), { t: 8 }) : margins(true),
       showlegend: !NARROW.matches,
       xaxis: timeAxis(body, t, { anchor: "y4", rangeslider: { visible: false }, title: { text: timeAxisTitle(), standoff: 8 } }),
       yaxis: valueAxis(t, empty, { domain: [0.45, 1], title: { text: "USD per BTC" }, tickformat: ",.0f" }),
@@ -383,10 +383,11 @@
     const x = s.time.map(localStamp);
     const fill = x.length <= 360 ? "tozeroy" : "none"; // areas of thousands of points only blur
     const width = x.length <= 360 ? 2 : 1;
+    const mode = lineMode(x.length); // a lone point (trades in one hour of thirty days) needs its marker
     draw("chart-usd", [
-      { type: "scatter", mode: "lines", name: "Bought", x, y: s.total_usd_buy.map(num), fill,
+      { type: "scatter", mode, name: "Bought", x, y: s.total_usd_buy.map(num), fill, marker: { size: 4 },
         fillcolor: t.buyArea, line: { color: t.buy, width }, hovertemplate: "%{y:,.2f} USD" },
-      { type: "scatter", mode: "lines", name: "Sold", x, y: s.total_usd_sell.map(num), fill,
+      { type: "scatter", mode, name: "Sold", x, y: s.total_usd_sell.map(num), fill, marker: { size: 4 },
         fillcolor: t.sellArea, line: { color: t.sell, width }, hovertemplate: "%{y:,.2f} USD" },
     ], layout(t, {
       xaxis: timeAxis(body, t),
@@ -535,9 +536,10 @@
     for (const button of panel.querySelectorAll(".tools button")) button.disabled = panelState !== "ready";
   }
 
-  function emptyMessage(body) {
+  function emptyMessage(panel, body) {
     if (!body.newest_minute) return `No ${state.symbol} trades stored yet.`;
-    return `No ${state.symbol} trades in this window; the newest is from ${localMinute(body.newest_minute)}.`;
+    const where = panel.columns ? "on these days" : "in this window";
+    return `No ${state.symbol} trades ${where}; the newest is from ${localMinute(body.newest_minute)}.`;
   }
 
   function csvCell(value) {
@@ -723,7 +725,7 @@
         const points = panel.render(body);
         state.answers[panel.id] = body;
         const empty = panel.chart && points === 0;
-        setPanelState(panel.id, empty ? "empty" : "ready", empty ? emptyMessage(body) : "");
+        setPanelState(panel.id, empty ? "empty" : "ready", empty ? emptyMessage(panel, body) : "");
         return;
       } catch (drawing) {
         error = drawing; // one panel that cannot draw leaves the others be

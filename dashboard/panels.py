@@ -16,8 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from binance.events import MINUTE_MS
-from dashboard.buckets import Fold, fold, rolling_sums
-from dashboard.window import iso_time
+from dashboard.window import GRAINS, iso_time
 from lambda_aggregator.aggregate import EXACT, minute_ms
 
 PRICE_PLACES = 8
@@ -150,20 +149,30 @@ def candles(rows: Sequence[Row]) -> dict[str, list[Any]]:
     return out
 
 
+def bucket_rows(rows: Sequence[Row], grain: str) -> list[tuple[Any, ...]]:
+    """Rows of a per-bucket query, whose time is the bucket's first minute, with the
+    bucket's start (epoch ms) instead: the start of its UTC hour or day."""
+    size = GRAINS[grain] * MINUTE_MS
+    return [(minute_ms(first) // size * size, *values) for first, *values in rows]
+
+
 def bucket_prices(rows: Sequence[Row], grain: str) -> dict[str, list[Any]]:
-    """Average prices per hour or day from minute rows ``(TIME, TOTAL_USD_BUY, TOTAL_BTC_BUY,
-    TOTAL_USD_SELL, TOTAL_BTC_SELL)``: each bucket's USD over its BTC, weighted by volume."""
-    folded = fold(rows, grain, (Fold.SUM,) * 4)
+    """Average prices per hour or day from ``(first TIME, USD bought, BTC bought, USD sold,
+    BTC sold)`` sums: each bucket's USD over its BTC, weighted by volume."""
     averaged = [
-        (start, average_price(usd_buy, btc_buy), average_price(usd_sell, btc_sell))
-        for start, usd_buy, btc_buy, usd_sell, btc_sell in folded
+        (
+            start,
+            average_price(Decimal(usd_buy), Decimal(btc_buy)),
+            average_price(Decimal(usd_sell), Decimal(btc_sell)),
+        )
+        for start, usd_buy, btc_buy, usd_sell, btc_sell in bucket_rows(rows, grain)
     ]
     return series(averaged, PRICES)
 
 
 def bucket_usd(rows: Sequence[Row], grain: str) -> dict[str, list[Any]]:
-    """USD bought and sold per hour or day from minute rows ``(TIME, TOTAL_USD_BUY, TOTAL_USD_SELL)``."""
-    return series(fold(rows, grain, (Fold.SUM, Fold.SUM)), USD)
+    """USD bought and sold per hour or day from ``(first TIME, USD bought, USD sold)`` sums."""
+    return series(bucket_rows(rows, grain), USD)
 
 
 def spread_field(grain: str) -> str:
@@ -172,12 +181,12 @@ def spread_field(grain: str) -> str:
 
 
 def bucket_spread(rows: Sequence[Row], grain: str, start_ms: int) -> dict[str, list[Any]]:
-    """Bought minus sold per hour or day from minute rows ``(TIME, TOTAL_USD_BUY,
-    TOTAL_USD_SELL)``, with its running sum over the ROLLING span ending at each bucket.
-    The rows reach back before ``start_ms`` by that span, so the first buckets' sums are
-    whole; only buckets from ``start_ms`` on are answered."""
+    """Bought minus sold per hour or day from ``(first TIME, USD bought, USD sold)`` sums,
+    with its running sum over the ROLLING span ending at each bucket. The rows reach back
+    before ``start_ms`` by that span, so the first buckets' sums are whole; only buckets
+    from ``start_ms`` on are answered."""
     with decimal.localcontext(EXACT):
-        spreads = [(start, buy - sell) for start, buy, sell in fold(rows, grain, (Fold.SUM, Fold.SUM))]
+        spreads = [(start, Decimal(buy) - Decimal(sell)) for start, buy, sell in bucket_rows(rows, grain)]
     running = rolling_sums(spreads, ROLLING[grain][1] * MINUTE_MS)
     kept = [
         (start, spread, total)
@@ -188,11 +197,28 @@ def bucket_spread(rows: Sequence[Row], grain: str, start_ms: int) -> dict[str, l
     return series(kept, (TIME, Field("usd_spread", usd), Field(spread_field(grain), usd)))
 
 
+def rolling_sums(values: Sequence[tuple[int, Decimal]], span_ms: int) -> list[Decimal]:
+    """For each ``(time, value)``, oldest first, the exact sum of the values whose time is
+    in the ``span_ms`` ending with it: a gap shortens the sum instead of reaching further
+    back, as the minute view's RANGE frame does."""
+    sums: list[Decimal] = []
+    running = Decimal(0)
+    oldest = 0
+    with decimal.localcontext(EXACT):
+        for time, value in values:
+            running += value
+            while values[oldest][0] <= time - span_ms:
+                running -= values[oldest][1]
+                oldest += 1
+            sums.append(running)
+    return sums
+
+
 def bucket_candles(rows: Sequence[Row], grain: str) -> dict[str, list[Any]]:
-    """Candles per hour or day from the minute rows ``candles`` takes: the first minute's
-    open, the highest high, the lowest low, the last minute's close; volumes and trades summed."""
-    how = (Fold.FIRST, Fold.MAX, Fold.MIN, Fold.LAST, Fold.SUM, Fold.SUM, Fold.COUNT, Fold.COUNT)
-    return candles(fold(rows, grain, how))
+    """Candles per hour or day from rows shaped as ``candles`` takes them, with the bucket's
+    first minute as their time (the database took the first open, the last close, the
+    highest high, the lowest low and the sums)."""
+    return candles(bucket_rows(rows, grain))
 
 
 def totals(row: Row) -> dict[str, Any]:

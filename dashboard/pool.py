@@ -1,6 +1,7 @@
 """A few read-only stores shared by the server's request threads.
 
-A store is not thread-safe, so each request leases one for its duration. Sessions are
+A store is not thread-safe, so each request leases one for its duration. SQLite
+connections also get the dashboard's exact decimal_max and decimal_min. Sessions are
 made read-only (``PRAGMA query_only`` in SQLite, ``SET SESSION TRANSACTION READ ONLY`` in
 MySQL) so the dashboard cannot write even when given the writer's URL, and every lease
 ends its read transaction, so the next one sees rows committed meanwhile and no
@@ -18,6 +19,7 @@ from contextlib import contextmanager
 
 import pymysql
 
+from dashboard import sqlite_functions
 from dashboard.errors import DatabaseUnavailableError
 from lambda_aggregator.errors import AggregatorError
 from lambda_aggregator.store import Store, open_store
@@ -58,6 +60,8 @@ class StorePool:
             raise DatabaseUnavailableError(f"cannot open the database: {exc}") from exc
         try:
             store.execute(_READ_ONLY[store.dialect])
+            if store.dialect == "sqlite":
+                sqlite_functions.register(store.connection)
         except DATABASE_ERRORS as exc:
             store.close()
             raise DatabaseUnavailableError(f"cannot make {store.url} read-only: {exc}") from exc

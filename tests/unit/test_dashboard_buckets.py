@@ -1,15 +1,15 @@
-"""Minute rows folded into hours and days (pure): exact, the same for both dialects."""
+"""Hours and days (pure, and SQLite's exact comparisons): the per-bucket sums the database
+answers become the minute panels' shapes, exactly, the same for both dialects."""
 
 from __future__ import annotations
 
-import decimal
+import sqlite3
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
-from dashboard import panels
-from dashboard.buckets import Fold, fold, rolling_sums
+from dashboard import panels, sqlite_functions
 
 HOUR = 3_600_000
 
@@ -18,101 +18,48 @@ def ms(text: str) -> int:
     return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp() * 1000)
 
 
-# Candle rows (TIME, open, high, low, close, btc_buy, btc_sell, trades_buy, trades_sell) over
-# two hours and a gap, as SQLite answers them (TEXT) ...
+# Per-hour candle rows as the database answers them: the bucket's first minute, then
+# (open, high, low, close, BTC bought, BTC sold, trades bought, trades sold). SQLite ...
 SQLITE_CANDLES = [
-    ("2026-01-01 00:00:00", "100.00000000", "105.00000000", "99.00000000", "104.00000000",
-     "1.00000000", "0.50000000", 3, 2),
-    ("2026-01-01 00:01:00", "104.00000000", "110.00000000", "103.00000000", "109.99999999",
-     "0.00000001", "2.00000000", 0, 4),
-    ("2026-01-01 00:59:00", "99999.00000000", "99999.00000000", "9.00000000", "10.00000000",
-     "0.00000000", "0.00000001", 0, 1),
-    ("2026-01-01 03:00:00", "50.00000000", "50.00000000", "50.00000000", "50.00000000",
+    ("2026-01-01 00:01:00", "100.00000000", "99999.00000000", "9.00000000", "10.00000000",
+     "1.00000001", "2.50000001", 3, 7),
+    ("2026-01-01 03:17:00", "50.00000000", "50.00000000", "50.00000000", "50.00000000",
      "3.00000000", "0.00000000", 7, 0),
 ]  # fmt: skip
-# ... and as MySQL does (datetime, Decimal, int).
+# ... and MySQL (datetime, Decimal, and SUM of INT as Decimal).
 MYSQL_CANDLES = [
-    (datetime.fromisoformat(time), *(Decimal(v) for v in values[:6]), *values[6:])
+    (datetime.fromisoformat(time), *(Decimal(v) for v in values[:6]), *(Decimal(v) for v in values[6:]))
     for time, *values in SQLITE_CANDLES
 ]
-CANDLE_FOLD = (Fold.FIRST, Fold.MAX, Fold.MIN, Fold.LAST, Fold.SUM, Fold.SUM, Fold.COUNT, Fold.COUNT)
 
 
 @pytest.mark.parametrize("rows", [SQLITE_CANDLES, MYSQL_CANDLES], ids=["sqlite", "mysql"])
-def test_an_hour_opens_with_its_first_minute_and_closes_with_its_last(rows):
-    folded = fold(rows, "hour", CANDLE_FOLD)
-    assert folded == [
-        (
-            ms("2026-01-01 00:00"),
-            Decimal("100"),
-            Decimal("99999"),
-            Decimal("9"),
-            Decimal("10"),
-            Decimal("1.00000001"),
-            Decimal("2.50000001"),
-            3,
-            7,
-        ),
-        (
-            ms("2026-01-01 03:00"),
-            Decimal("50"),
-            Decimal("50"),
-            Decimal("50"),
-            Decimal("50"),
-            Decimal("3"),
-            Decimal("0"),
-            7,
-            0,
-        ),
-    ]  # fmt: skip  (hours 01 and 02 had no trades: no bucket, not a zero one)
-
-
-def test_highs_compare_as_numbers_not_as_text():
-    rows = [("2026-01-01 00:00:00", "9999.00000000"), ("2026-01-01 00:01:00", "10000.00000000")]
-    assert fold(rows, "hour", (Fold.MAX,)) == [(ms("2026-01-01 00:00"), Decimal("10000"))]
-    assert fold(rows, "hour", (Fold.MIN,)) == [(ms("2026-01-01 00:00"), Decimal("9999"))]
+def test_hourly_candles_start_at_their_hour_whatever_the_dialect(rows):
+    assert panels.bucket_candles(rows, "hour") == {
+        "time": ["2026-01-01T00:00:00Z", "2026-01-01T03:00:00Z"],  # hours 01 and 02 had no trades
+        "open": ["100.00000000", "50.00000000"],
+        "high": ["99999.00000000", "50.00000000"],
+        "low": ["9.00000000", "50.00000000"],
+        "close": ["10.00000000", "50.00000000"],
+        "btc_delta": ["-1.50000000", "3.00000000"],
+        "btc_delta_cumulative": ["-1.50000000", "1.50000000"],
+        "trades": [10, 7],
+    }
 
 
 def test_a_day_is_a_utc_day():
-    rows = [
-        ("2025-12-31 23:59:00", "1.0000000000000001"),
-        ("2026-01-01 00:00:00", "2.0000000000000000"),
-        ("2026-01-01 23:59:00", "0.0000000000000001"),
-    ]
-    assert fold(rows, "day", (Fold.SUM,)) == [
-        (ms("2025-12-31 00:00"), Decimal("1.0000000000000001")),
-        (ms("2026-01-01 00:00"), Decimal("2.0000000000000001")),  # exact, where floats would lose it
-    ]
-
-
-def test_sums_that_floats_would_get_wrong_stay_exact():
-    rows = [(f"2026-01-01 00:{m:02d}:00", "0.1000000000000000") for m in range(10)]
-    ((_, total),) = fold(rows, "hour", (Fold.SUM,))
-    assert total == Decimal("1") and sum([0.1] * 10) != 1.0
-
-
-def test_rows_out_of_order_and_unknown_grains_are_refused():
-    rows = [("2026-01-01 01:00:00", "1"), ("2026-01-01 00:00:00", "1")]
-    with pytest.raises(ValueError, match="not ordered by TIME"):
-        fold(rows, "hour", (Fold.SUM,))
-    with pytest.raises(ValueError, match="grain"):
-        fold(rows, "week", (Fold.SUM,))
-    assert fold([], "day", (Fold.SUM,)) == []
-
-
-def test_rolling_sums_do_not_reach_across_a_gap():
-    values = [(0, Decimal(1)), (HOUR, Decimal(2)), (5 * HOUR, Decimal(4)), (6 * HOUR, Decimal("0.5"))]
-    # the 3 hours ending at each: 5h reaches back to 3h, not to 1h
-    assert rolling_sums(values, 3 * HOUR) == [Decimal(1), Decimal(3), Decimal(4), Decimal("4.5")]
-    assert rolling_sums([], HOUR) == []
+    rows = [("2025-12-31 23:59:00", "1.0000000000000001", "0"), ("2026-01-01 00:00:00", "2", "0.5")]
+    assert panels.bucket_usd(rows, "day") == {
+        "time": ["2025-12-31T00:00:00Z", "2026-01-01T00:00:00Z"],
+        "total_usd_buy": ["1.0000000000000001", "2.0000000000000000"],
+        "total_usd_sell": ["0.0000000000000000", "0.5000000000000000"],
+    }
 
 
 def test_hourly_prices_are_weighted_by_volume_not_averaged():
-    rows = [  # (TIME, usd_buy, btc_buy, usd_sell, btc_sell)
-        ("2026-01-01 00:00:00", "100.0000000000000000", "1.00000000", "0.0000000000000000", "0.00000000"),
-        ("2026-01-01 00:30:00", "600.0000000000000000", "3.00000000", "0.0000000000000000", "0.00000000"),
-    ]
-    # (100 + 600) / (1 + 3) = 175, where the minutes' own averages (100, 200) would give 150
+    # (first TIME, USD bought, BTC bought, USD sold, BTC sold), summed over the hour: 100 USD
+    # for 1 BTC then 600 for 3 make 175 a BTC, where the minutes' own averages would give 150.
+    rows = [("2026-01-01 00:00:00", "700.0000000000000000", "4.00000000", "0", "0")]
     assert panels.bucket_prices(rows, "hour") == {
         "time": ["2026-01-01T00:00:00Z"],
         "avg_price_buy": ["175.00000000"],
@@ -127,12 +74,11 @@ def test_average_price_rounds_half_up_as_the_views_do():
 
 
 def test_hourly_spread_and_its_24_hour_sum_reach_before_the_window():
-    rows = [  # (TIME, usd_buy, usd_sell)
+    rows = [  # (first TIME, USD bought, USD sold) per hour
         ("2025-12-31 01:00:00", "10.0000000000000000", "0.0000000000000000"),  # in 00:00's sum, not 01:00's
-        ("2025-12-31 02:00:00", "5.0000000000000000", "1.0000000000000000"),
+        ("2025-12-31 02:30:00", "5.0000000000000000", "1.0000000000000000"),
         ("2026-01-01 00:59:00", "0.0000000000000000", "3.0000000000000000"),
-        ("2026-01-01 01:00:00", "2.0000000000000000", "0.0000000000000000"),
-        ("2026-01-01 01:01:00", "2.0000000000000000", "0.0000000000000000"),
+        ("2026-01-01 01:00:00", "4.0000000000000000", "0.0000000000000000"),
     ]
     out = panels.bucket_spread(rows, "hour", start_ms=ms("2026-01-01 00:00"))
     assert out == {
@@ -142,27 +88,39 @@ def test_hourly_spread_and_its_24_hour_sum_reach_before_the_window():
     }
 
 
-def test_daily_candles_and_usd_have_the_minute_panels_shape():
-    out = panels.bucket_candles(SQLITE_CANDLES, "day")
-    assert out == {
-        "time": ["2026-01-01T00:00:00Z"],
-        "open": ["100.00000000"],
-        "high": ["99999.00000000"],
-        "low": ["9.00000000"],
-        "close": ["50.00000000"],
-        "btc_delta": ["1.50000000"],
-        "btc_delta_cumulative": ["1.50000000"],
-        "trades": [17],
-    }
-    usd = panels.bucket_usd([("2026-01-01 00:00:00", "1.5", "2"), ("2026-01-01 12:00:00", "1", "0")], "day")
-    assert usd == {
-        "time": ["2026-01-01T00:00:00Z"],
-        "total_usd_buy": ["2.5000000000000000"],
-        "total_usd_sell": ["2.0000000000000000"],
-    }
+def test_rolling_sums_do_not_reach_across_a_gap():
+    values = [(0, Decimal(1)), (HOUR, Decimal(2)), (5 * HOUR, Decimal(4)), (6 * HOUR, Decimal("0.5"))]
+    # the 3 hours ending at each: 5h reaches back to 3h, not to 1h
+    assert panels.rolling_sums(values, 3 * HOUR) == [Decimal(1), Decimal(3), Decimal(4), Decimal("4.5")]
+    assert panels.rolling_sums([], HOUR) == []
 
 
-def test_a_sum_that_would_need_rounding_raises():
-    rows = [("2026-01-01 00:00:00", "1" + "0" * 80), ("2026-01-01 00:01:00", "0.1")]
-    with pytest.raises(decimal.Inexact):
-        fold(rows, "hour", (Fold.SUM,))
+def test_sums_that_floats_would_get_wrong_stay_exact():
+    values = [(i * HOUR, Decimal("0.1000000000000000")) for i in range(10)]
+    assert panels.rolling_sums(values, 10 * HOUR)[-1] == Decimal("1.0000000000000000")
+    assert sum([0.1] * 10) != 1.0
+
+
+def test_sqlite_compares_decimal_text_as_numbers():
+    connection = sqlite3.connect(":memory:")
+    sqlite_functions.register(connection)
+    connection.execute("CREATE TABLE t (g INTEGER, x TEXT)")
+    connection.executemany(
+        "INSERT INTO t VALUES (?, ?)",
+        [
+            (1, "999.50000000"),
+            (1, "3001.00000000"),
+            (1, "10000.00000000"),
+            (2, None),
+            (3, "-0.5"),
+            (3, "-10"),
+        ],
+    )
+    rows = connection.execute(
+        "SELECT g, decimal_max(x), decimal_min(x), MAX(x), MIN(x) FROM t GROUP BY g ORDER BY g"
+    ).fetchall()
+    assert rows == [
+        (1, "10000.00000000", "999.50000000", "999.50000000", "10000.00000000"),  # SQLite's own: text order
+        (2, None, None, None, None),
+        (3, "-0.5", "-10", "-10", "-0.5"),
+    ]
