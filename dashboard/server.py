@@ -8,7 +8,7 @@ Starting it from other code (``cryptotrades run`` does)::
                              dead_letters=runner.dead_letter_count)
     print(server.url)  # http://127.0.0.1:43817/ : the port 0 asked for a free one
     ...
-    server.close()  # stops serving, waits for the serving thread, closes the connections
+    server.close()  # stops serving, ends open browser connections, closes the database's
 
 ``start_dashboard(db_url, host="127.0.0.1", port=0, *, dead_letters=None, symbol="BTCUSDT",
 refresh_seconds=5.0, clock=time.time) -> DashboardServer`` returns once the socket
