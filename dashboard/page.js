@@ -43,7 +43,6 @@
     offlineSince: null,
     lastAnswerAt: null,
     serverNow: null,
-    symbols: null,
   };
 
   // ---- formatting --------------------------------------------------------------
@@ -762,14 +761,16 @@
     document.getElementById("offline-banner").hidden = true;
   }
 
+  // The markets the database holds (body: /api/symbols' answer; null before it came).
   function fillSymbols(body) {
-    state.symbols = body.symbols;
-    const names = body.symbols.map((entry) => entry.symbol);
+    const known = body ? body.symbols : [];
+    const names = known.map((entry) => entry.symbol);
     if (!names.includes(state.symbol)) names.unshift(state.symbol);
     const select = document.getElementById("symbol");
     const options = names.map((name) => {
-      const entry = body.symbols.find((s) => s.symbol === name);
-      return { name, label: entry ? name : `${name} (no rows)`, title: entry ? `newest minute ${entry.newest_minute} (UTC)` : "" };
+      const entry = known.find((s) => s.symbol === name);
+      const label = entry || !body ? name : `${name} (no rows)`;
+      return { name, label, title: entry ? `newest minute ${entry.newest_minute} (UTC)` : "" };
     });
     const current = [...select.options].map((option) => option.textContent).join("|");
     if (current !== options.map((o) => o.label).join("|")) {
@@ -981,7 +982,7 @@
     setText("database-label", state.config.database);
     readHash();
     writeHash();
-    fillSymbols({ symbols: [] });
+    fillSymbols(null);
     addTools();
     wireControls();
     syncControls();
