@@ -9,11 +9,15 @@
 | `/api/usd`      | per minute: USD bought and USD sold            | trade_minutes            |
 | `/api/candles`  | OHLC, volume delta and its sum, trades/minute  | trade_minutes            |
 | `/api/health`   | newest minute's age, ledger, dead letters      | trade_minutes, processed_objects |
+| `/api/symbols`  | the markets the database holds                 | trade_minutes            |
 | `/api/config`   | what the page needs to start                   | nothing                  |
 
-Windowed endpoints take ``symbol``, ``range`` + ``anchor`` or ``start`` + ``end``
-(see ``dashboard.window``); every answer names its window. A bad parameter is answered
-400 with ``{"error": "<parameter>: <what is wrong>", "parameter": "<parameter>"}``.
+Windowed endpoints take ``symbol``, ``range`` + ``anchor`` or ``start`` + ``end``, and
+``grain`` (see ``dashboard.window``); every answer names its window and grain. Past a
+week the per-minute panels answer per hour or per day, summed exactly by the database
+from the minute rows (``dashboard.queries``). A bad parameter is answered 400 with
+``{"error": "<parameter>: <what is wrong>", "parameter": "<parameter>"}``; a database
+that cannot answer, 503 with a ``reason`` (``no_tables``, ``unavailable``, ``failed``).
 """
 
 from __future__ import annotations
@@ -24,10 +28,14 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
+from binance.events import MINUTE_MS
 from dashboard import panels, queries
 from dashboard.errors import BadParameterError, DatabaseUnavailableError
 from dashboard.pool import DATABASE_ERRORS, StorePool
 from dashboard.window import (
+    GRAIN_MAX_MINUTES,
+    GRAINS,
+    MAX_WINDOW_MINUTES,
     RANGES,
     WINDOW_PARAMETERS,
     Window,
@@ -43,8 +51,7 @@ from minutes.store import Store
 
 logger = logging.getLogger(__name__)
 
-MAX_MINUTE_SPAN = RANGES["7d"]  # per-minute panels: a week is 10,080 points a series
-MAX_DAY_SPAN = 400 * 1440  # per-day panel and totals
+MAX_SPAN = MAX_WINDOW_MINUTES  # 400 days: by the day past 90 days, by the hour past a week
 
 # Supplied by the pipeline: how many dead letters it holds now, or None if it cannot tell.
 DeadLetterHook = Callable[[], int | None]
@@ -81,19 +88,39 @@ class Endpoint:
 
 
 def _prices(store: Store, symbol: str, window: Window) -> dict[str, Any]:
-    return {"series": panels.series(queries.minutes(store, queries.PRICES, symbol, window), panels.PRICES)}
+    if window.grain == "minute":
+        rows = queries.minutes(store, queries.PRICES, symbol, window)
+        return {"series": panels.series(rows, panels.PRICES)}
+    rows = queries.bucket_sums(store, queries.PRICE_SUMS, symbol, window)
+    return {"source": "trade_minutes", "series": panels.bucket_prices(rows, window.grain)}
 
 
 def _spread(store: Store, symbol: str, window: Window) -> dict[str, Any]:
-    return {"series": panels.series(queries.minutes(store, queries.SPREAD, symbol, window), panels.SPREAD)}
+    rolling = panels.ROLLING[window.grain][0]
+    if window.grain == "minute":
+        rows = queries.minutes(store, queries.SPREAD, symbol, window)
+        return {"rolling": rolling, "series": panels.series(rows, panels.SPREAD)}
+    # The first buckets' running sums reach back before the window, as the view's do.
+    since = window.start_ms - panels.ROLLING[window.grain][1] * MINUTE_MS + window.bucket_ms
+    rows = queries.bucket_sums(store, queries.USD_SUMS, symbol, window, since_ms=since)
+    return {
+        "source": "trade_minutes",
+        "rolling": rolling,
+        "series": panels.bucket_spread(rows, window.grain, window.start_ms),
+    }
 
 
 def _usd(store: Store, symbol: str, window: Window) -> dict[str, Any]:
-    return {"series": panels.series(queries.minutes(store, queries.USD, symbol, window), panels.USD)}
+    if window.grain == "minute":
+        return {"series": panels.series(queries.minutes(store, queries.USD, symbol, window), panels.USD)}
+    rows = queries.bucket_sums(store, queries.USD_SUMS, symbol, window)
+    return {"series": panels.bucket_usd(rows, window.grain)}
 
 
 def _candles(store: Store, symbol: str, window: Window) -> dict[str, Any]:
-    return {"series": panels.candles(queries.minutes(store, queries.CANDLES, symbol, window))}
+    if window.grain == "minute":
+        return {"series": panels.candles(queries.minutes(store, queries.CANDLES, symbol, window))}
+    return {"series": panels.bucket_candles(queries.bucket_candles(store, symbol, window), window.grain)}
 
 
 def _daily(store: Store, symbol: str, window: Window) -> dict[str, Any]:
@@ -107,14 +134,14 @@ def _totals(store: Store, symbol: str, window: Window) -> dict[str, Any]:
 
 
 ENDPOINTS: dict[str, Endpoint] = {
-    "/api/totals": Endpoint(_totals, "1h", MAX_DAY_SPAN, "trade_minutes"),
-    "/api/daily": Endpoint(_daily, "30d", MAX_DAY_SPAN, "daily_totals"),
-    "/api/prices": Endpoint(_prices, "1h", MAX_MINUTE_SPAN, "minute_prices"),
-    "/api/spread": Endpoint(_spread, "1h", MAX_MINUTE_SPAN, "minute_spread"),
-    "/api/usd": Endpoint(_usd, "1h", MAX_MINUTE_SPAN, "trade_minutes"),
-    "/api/candles": Endpoint(_candles, "1h", MAX_MINUTE_SPAN, "trade_minutes"),
+    "/api/totals": Endpoint(_totals, "1h", MAX_SPAN, "trade_minutes"),
+    "/api/daily": Endpoint(_daily, "30d", MAX_SPAN, "daily_totals"),
+    "/api/prices": Endpoint(_prices, "1h", MAX_SPAN, "minute_prices"),
+    "/api/spread": Endpoint(_spread, "1h", MAX_SPAN, "minute_spread"),
+    "/api/usd": Endpoint(_usd, "1h", MAX_SPAN, "trade_minutes"),
+    "/api/candles": Endpoint(_candles, "1h", MAX_SPAN, "trade_minutes"),
 }
-OTHER_PATHS = ("/api/health", "/api/config")
+OTHER_PATHS = ("/api/health", "/api/symbols", "/api/config")
 
 
 def answer(path: str, query: str, pool: StorePool, context: Context) -> Answer:
@@ -128,6 +155,10 @@ def answer(path: str, query: str, pool: StorePool, context: Context) -> Answer:
             symbol = symbol_of(params, context.symbol)
             with pool.lease() as store:
                 return Answer(HTTPStatus.OK, _health(store, symbol, context))
+        if path == "/api/symbols":
+            query_parameters(query, ())
+            with pool.lease() as store:
+                return Answer(HTTPStatus.OK, _symbols(store, context))
         endpoint = ENDPOINTS.get(path)
         if endpoint is None:
             known = ", ".join([*ENDPOINTS, *OTHER_PATHS])
@@ -143,7 +174,7 @@ def answer(path: str, query: str, pool: StorePool, context: Context) -> Answer:
             HTTPStatus.OK,
             {
                 "symbol": symbol,
-                "source": endpoint.source,
+                "source": endpoint.source,  # a coarser grain's answer names its own
                 "window": describe(window),
                 "newest_minute": None if newest is None else iso_time(newest),
                 **body,
@@ -153,7 +184,7 @@ def answer(path: str, query: str, pool: StorePool, context: Context) -> Answer:
         return Answer(HTTPStatus.BAD_REQUEST, {"error": str(exc), "parameter": exc.parameter})
     except DatabaseUnavailableError as exc:
         logger.warning("%s: %s", path, exc)
-        return Answer(HTTPStatus.SERVICE_UNAVAILABLE, {"error": str(exc)})
+        return Answer(HTTPStatus.SERVICE_UNAVAILABLE, {"error": str(exc), "reason": "unavailable"})
     except DATABASE_ERRORS as exc:
         return _database_failure(path, exc, context)
 
@@ -181,11 +212,24 @@ def _dead_letters(hook: DeadLetterHook | None) -> tuple[int | None, str | None]:
     return count, None
 
 
+def _symbols(store: Store, context: Context) -> dict[str, Any]:
+    return {
+        "default": context.symbol,
+        "symbols": [
+            {"symbol": symbol, "newest_minute": iso_time(newest)} for symbol, newest in queries.symbols(store)
+        ],
+    }
+
+
 def _config(context: Context) -> dict[str, Any]:
     return {
         "symbol": context.symbol,
         "refresh_seconds": context.refresh_seconds,
         "ranges": RANGES,
+        "grains": {
+            grain: {"minutes": GRAINS[grain], "max_minutes": GRAIN_MAX_MINUTES[grain]} for grain in GRAINS
+        },
+        "rolling": {grain: label for grain, (label, _) in panels.ROLLING.items()},
         "max_minutes": {path: endpoint.max_minutes for path, endpoint in ENDPOINTS.items()},
         "database": context.database,
         "fresh_age_s": panels.FRESH_AGE_S,
@@ -200,11 +244,14 @@ def _database_failure(path: str, exc: Exception, context: Context) -> Answer:
             HTTPStatus.SERVICE_UNAVAILABLE,
             {
                 "error": f"{context.database} has no cryptotrades tables yet ({exc}); "
-                "apply them with `cryptotrades db migrate --db URL` or start the pipeline"
+                "apply them with `cryptotrades db migrate --db URL` or start the pipeline",
+                "reason": "no_tables",
             },
         )
     logger.error("%s: database error on %s: %s", path, context.database, exc, exc_info=True)
-    return Answer(HTTPStatus.SERVICE_UNAVAILABLE, {"error": f"{context.database} failed: {exc}"})
+    return Answer(
+        HTTPStatus.SERVICE_UNAVAILABLE, {"error": f"{context.database} failed: {exc}", "reason": "failed"}
+    )
 
 
 def _is_missing_table(exc: Exception) -> bool:

@@ -15,7 +15,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from dashboard.window import iso_time
+from binance.events import MINUTE_MS
+from dashboard.window import GRAINS, iso_time
 from minutes.aggregate import EXACT, minute_ms
 
 PRICE_PLACES = 8
@@ -26,6 +27,14 @@ USD_PLACES = 16
 # Vector closes an object every minute and the Lambda follows within seconds.
 FRESH_AGE_S = 180
 LAGGING_AGE_S = 900
+
+# The spread panel's running sum, per grain: its name and how far back it reaches.
+# (The minute grain's is the minute_spread view's 30 minutes.)
+ROLLING: dict[str, tuple[str, int]] = {
+    "minute": ("30m", 30),
+    "hour": ("24h", 24 * 60),
+    "day": ("7d", 7 * 1440),
+}  # label, minutes
 
 Row = Sequence[Any]
 
@@ -39,9 +48,19 @@ def decimal_text(value: Decimal | str | int | None, places: int) -> str | None:
         return format(Decimal(value).quantize(Decimal(1).scaleb(-places)), "f")
 
 
-def minute_iso(value: datetime | str) -> str:
-    """A TIME value (a datetime from MySQL, text from SQLite) as ISO 8601 UTC."""
-    return iso_time(minute_ms(value))
+def minute_iso(value: datetime | str | int) -> str:
+    """A TIME value (a datetime from MySQL, text from SQLite, or a bucket's epoch ms) as ISO 8601 UTC."""
+    return iso_time(value if isinstance(value, int) else minute_ms(value))
+
+
+def average_price(usd: Decimal, btc: Decimal) -> str | None:
+    """USD / BTC rounded half up to 8 places, as the views' ROUND and decimal_div do;
+    None without volume (no trades on that side)."""
+    if btc == 0:
+        return None
+    wide = decimal.Context(prec=80, rounding=decimal.ROUND_HALF_UP)
+    quotient = wide.divide(usd, btc).quantize(Decimal(1).scaleb(-PRICE_PLACES), context=wide)
+    return decimal_text(quotient, PRICE_PLACES)
 
 
 def day_text(value: date | str) -> str:
@@ -128,6 +147,78 @@ def candles(rows: Sequence[Row]) -> dict[str, list[Any]]:
             out["btc_delta_cumulative"].append(decimal_text(running, BTC_PLACES))
             out["trades"].append(int(trades_buy) + int(trades_sell))
     return out
+
+
+def bucket_rows(rows: Sequence[Row], grain: str) -> list[tuple[Any, ...]]:
+    """Rows of a per-bucket query, whose time is the bucket's first minute, with the
+    bucket's start (epoch ms) instead: the start of its UTC hour or day."""
+    size = GRAINS[grain] * MINUTE_MS
+    return [(minute_ms(first) // size * size, *values) for first, *values in rows]
+
+
+def bucket_prices(rows: Sequence[Row], grain: str) -> dict[str, list[Any]]:
+    """Average prices per hour or day from ``(first TIME, USD bought, BTC bought, USD sold,
+    BTC sold)`` sums: each bucket's USD over its BTC, weighted by volume."""
+    averaged = [
+        (
+            start,
+            average_price(Decimal(usd_buy), Decimal(btc_buy)),
+            average_price(Decimal(usd_sell), Decimal(btc_sell)),
+        )
+        for start, usd_buy, btc_buy, usd_sell, btc_sell in bucket_rows(rows, grain)
+    ]
+    return series(averaged, PRICES)
+
+
+def bucket_usd(rows: Sequence[Row], grain: str) -> dict[str, list[Any]]:
+    """USD bought and sold per hour or day from ``(first TIME, USD bought, USD sold)`` sums."""
+    return series(bucket_rows(rows, grain), USD)
+
+
+def spread_field(grain: str) -> str:
+    """The name of the spread panel's running sum at a grain: usd_spread_30m, _24h or _7d."""
+    return f"usd_spread_{ROLLING[grain][0]}"
+
+
+def bucket_spread(rows: Sequence[Row], grain: str, start_ms: int) -> dict[str, list[Any]]:
+    """Bought minus sold per hour or day from ``(first TIME, USD bought, USD sold)`` sums,
+    with its running sum over the ROLLING span ending at each bucket. The rows reach back
+    before ``start_ms`` by that span, so the first buckets' sums are whole; only buckets
+    from ``start_ms`` on are answered."""
+    with decimal.localcontext(EXACT):
+        spreads = [(start, Decimal(buy) - Decimal(sell)) for start, buy, sell in bucket_rows(rows, grain)]
+    running = rolling_sums(spreads, ROLLING[grain][1] * MINUTE_MS)
+    kept = [
+        (start, spread, total)
+        for (start, spread), total in zip(spreads, running, strict=True)
+        if start >= start_ms
+    ]
+    usd = _decimal(USD_PLACES)
+    return series(kept, (TIME, Field("usd_spread", usd), Field(spread_field(grain), usd)))
+
+
+def rolling_sums(values: Sequence[tuple[int, Decimal]], span_ms: int) -> list[Decimal]:
+    """For each ``(time, value)``, oldest first, the exact sum of the values whose time is
+    in the ``span_ms`` ending with it: a gap shortens the sum instead of reaching further
+    back, as the minute view's RANGE frame does."""
+    sums: list[Decimal] = []
+    running = Decimal(0)
+    oldest = 0
+    with decimal.localcontext(EXACT):
+        for time, value in values:
+            running += value
+            while values[oldest][0] <= time - span_ms:
+                running -= values[oldest][1]
+                oldest += 1
+            sums.append(running)
+    return sums
+
+
+def bucket_candles(rows: Sequence[Row], grain: str) -> dict[str, list[Any]]:
+    """Candles per hour or day from rows shaped as ``candles`` takes them, with the bucket's
+    first minute as their time (the database took the first open, the last close, the
+    highest high, the lowest low and the sums)."""
+    return candles(bucket_rows(rows, grain))
 
 
 def totals(row: Row) -> dict[str, Any]:

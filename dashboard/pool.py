@@ -1,6 +1,7 @@
 """A few read-only stores shared by the server's request threads.
 
-A store is not thread-safe, so each request leases one for its duration. Sessions are
+A store is not thread-safe, so each request leases one for its duration. SQLite
+connections also get the dashboard's exact decimal_max and decimal_min. Sessions are
 made read-only (``PRAGMA query_only`` in SQLite, ``SET SESSION TRANSACTION READ ONLY`` in
 MySQL) so the dashboard cannot write even when given the writer's URL, and every lease
 ends its read transaction, so the next one sees rows committed meanwhile and no

@@ -8,7 +8,7 @@ Starting it from other code (``cryptotrades run`` does)::
                              dead_letters=runner.dead_letter_count)
     print(server.url)  # http://127.0.0.1:43817/ : the port 0 asked for a free one
     ...
-    server.close()  # stops serving, waits for the serving thread, closes the connections
+    server.close()  # stops serving, ends open browser connections, closes the database's
 
 ``start_dashboard(db_url, host="127.0.0.1", port=0, *, dead_letters=None, symbol="BTCUSDT",
 refresh_seconds=5.0, clock=time.time) -> DashboardServer`` returns once the socket
@@ -28,6 +28,7 @@ with ``dead_letters_note`` saying why.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import importlib.resources
 import json
@@ -56,9 +57,10 @@ _PAGE_DIR = Path(__file__).resolve().parent
 _GZIP_FROM_BYTES = 1024
 _KEEP_ALIVE_S = 30  # an idle browser connection is closed after this long
 # The page loads nothing from elsewhere. Plotly sets inline styles, hence 'unsafe-inline'
-# for styles only; scripts come from this server alone.
+# for styles only; scripts come from this server alone. A chart's PNG export draws the chart's
+# SVG through a blob: image made in the page, hence blob: for images.
 _CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
 
@@ -101,6 +103,9 @@ def load_assets() -> dict[str, Asset]:
 
 
 class _HttpServer(ThreadingHTTPServer):
+    """Keeps the connections it serves, so that closing the server closes them too: a
+    browser's keep-alive connection would otherwise go on being answered after close()."""
+
     daemon_threads = True
 
     def __init__(
@@ -116,6 +121,26 @@ class _HttpServer(ThreadingHTTPServer):
         self.pool = pool
         self.context = context
         self.assets = assets
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """End every open connection: its handler's next read finds the end and returns."""
+        with self._connections_lock:
+            connections, self._connections = self._connections, set()
+        for connection in connections:
+            with contextlib.suppress(OSError):  # the peer may have closed it already
+                connection.shutdown(socket.SHUT_RDWR)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -188,7 +213,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             if send_body:
                 self.wfile.write(raw)
-        except (BrokenPipeError, ConnectionResetError) as exc:
+        except OSError as exc:  # the client went away (broken pipe, reset), or close() ended it
             logger.debug("%s went away before its answer to %s: %s", self.client_address, self.path, exc)
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -232,6 +257,7 @@ class DashboardServer:
         self._closed = True
         self._httpd.shutdown()
         self._httpd.server_close()
+        self._httpd.close_connections()
         self._thread.join()
         self._pool.close()
         logger.info("dashboard at %s stopped", self.url)

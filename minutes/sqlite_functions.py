@@ -1,7 +1,8 @@
 """Exact decimal arithmetic for SQLite, which stores our decimals as TEXT.
 
-SQLite's own SUM would turn TEXT into floats; the views in ``sql/sqlite/`` call these
-functions instead. They are registered on every connection the store opens.
+SQLite's own SUM would turn TEXT into floats, and its MAX and MIN compare TEXT as text; the
+views in ``sql/sqlite/`` and the dashboard's queries call these functions instead. They are
+registered on every connection the store opens.
 """
 
 from __future__ import annotations
@@ -49,7 +50,42 @@ def _decimal_div(numerator: str | None, denominator: str | None, places: int) ->
     return str(quotient.quantize(Decimal(1).scaleb(-places), context=wide))
 
 
+class _DecimalMax:
+    """``decimal_max(x)``: the largest value as its own text; NULL when there are no values.
+
+    SQLite's MAX compares TEXT as text ('9999.5' beats '10000.0'); the dashboard's hourly
+    and daily candles take the highest high and lowest low of their minutes with these.
+    """
+
+    def __init__(self) -> None:
+        self.best: Decimal | None = None
+        self.text: str | None = None
+
+    def step(self, value: str | None) -> None:
+        if value is not None:
+            number = Decimal(value)
+            if self.best is None or self._better(number, self.best):
+                self.best, self.text = number, value
+
+    @staticmethod
+    def _better(number: Decimal, best: Decimal) -> bool:
+        return number > best
+
+    def finalize(self) -> str | None:
+        return self.text
+
+
+class _DecimalMin(_DecimalMax):
+    """``decimal_min(x)``: the smallest value as its own text; NULL when there are no values."""
+
+    @staticmethod
+    def _better(number: Decimal, best: Decimal) -> bool:
+        return number < best
+
+
 def register(connection: sqlite3.Connection) -> None:
     connection.create_window_function("decimal_sum", 1, _DecimalSum)
     connection.create_function("decimal_sub", 2, _decimal_sub, deterministic=True)
     connection.create_function("decimal_div", 3, _decimal_div, deterministic=True)
+    connection.create_aggregate("decimal_max", 1, _DecimalMax)
+    connection.create_aggregate("decimal_min", 1, _DecimalMin)

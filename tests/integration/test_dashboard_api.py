@@ -82,6 +82,8 @@ def handmade() -> list[AggTrade]:
         trade("BTCUSDT", 4_000_000_004, "89999.99999999", "1.23456789", 15, 20, "2026-01-02 00:40:00", True),
         trade("BTCUSDT", 4_000_000_005, "90010.00000000", "0.00000001", 21, 21, "2026-01-02 00:41:00", False),
         trade("BTCUSDT", 4_000_000_006, "90005.50000000", "2.00000000", 22, 25, "2026-01-02 00:41:30", True),
+        # A lower price in another minute of the same hour: as text, '999.5' would be its high.
+        trade("ETHUSDT", 0, "999.50000000", "1.00000000", 0, 0, "2026-01-01 00:04:00", True),
         trade("ETHUSDT", 1, "3000.00000000", "10.00000000", 1, 1, "2026-01-01 00:05:00", False),
         trade("ETHUSDT", 2, "3001.00000000", "5.00000000", 2, 3, "2026-01-01 00:05:10", True),
     ]
@@ -229,6 +231,122 @@ def check_candles(series, rows, _all):
     assert series["trades"] == [r.trades_buy + r.trades_sell for r in rows.values()]
 
 
+# -- past a week: hours and days, checked against the trades themselves (not the minute rows)
+
+
+@dataclass
+class Bucket:
+    prices: list[tuple[int, Decimal]]  # (agg id, price) of every trade in it
+    btc_buy: Decimal = Decimal(0)
+    btc_sell: Decimal = Decimal(0)
+    usd_buy: Decimal = Decimal(0)
+    usd_sell: Decimal = Decimal(0)
+    trades: int = 0
+
+
+def expected_buckets(trades: list[AggTrade], symbol: str, size: int) -> dict[int, Bucket]:
+    buckets: dict[int, Bucket] = {}
+    for t in trades:
+        if t.symbol != symbol:
+            continue
+        bucket = buckets.setdefault(t.trade_time // size * size, Bucket([]))
+        bucket.prices.append((t.agg_id, t.price))
+        bucket.trades += t.last_trade_id - t.first_trade_id + 1
+        usd = WIDE.multiply(t.price, t.qty)
+        if t.is_buyer_maker:
+            bucket.btc_sell += t.qty
+            bucket.usd_sell = WIDE.add(bucket.usd_sell, usd)
+        else:
+            bucket.btc_buy += t.qty
+            bucket.usd_buy = WIDE.add(bucket.usd_buy, usd)
+    return dict(sorted(buckets.items()))
+
+
+HOUR = 60 * MINUTE
+DAY = 24 * HOUR
+COARSE = {  # query: (grain, bucket size, window start, window end, running sum span)
+    "?range=30d": ("hour", HOUR, ms("2025-12-03 01:00"), ms("2026-01-02 01:00"), 24 * HOUR),
+    "?range=24h&grain=hour": ("hour", HOUR, ms("2026-01-01 01:00"), ms("2026-01-02 01:00"), 24 * HOUR),
+    "?start=2025-06-01T00:30:00Z&end=2026-01-02T23:59:00Z": (
+        "day",
+        DAY,
+        ms("2025-06-01"),
+        ms("2026-01-03"),
+        7 * DAY,
+    ),
+    "?start=2026-01-01T00:10:00%2B09:00&end=2026-01-09T00:00:00Z&symbol=ETHUSDT": (
+        "hour",
+        HOUR,
+        ms("2025-12-31 15:00"),
+        ms("2026-01-09 00:00"),
+        24 * HOUR,
+    ),
+}
+
+
+@pytest.mark.parametrize("query", COARSE)
+def test_windows_past_a_week_are_served_by_the_hour_or_day_exactly(world, query):
+    grain, size, start, end, span = COARSE[query]
+    symbol = "ETHUSDT" if "ETHUSDT" in query else "BTCUSDT"
+    every = expected_buckets(world.filled.trades, symbol, size)
+    buckets = {t: b for t, b in every.items() if start <= t < end}
+    assert buckets, query
+    for path in ("prices", "spread", "usd", "candles", "totals"):
+        status, body = world.get(f"/api/{path}{query}")
+        assert status == 200, (path, body)
+        assert body["window"]["grain"] == grain
+        assert (body["window"]["start"], body["window"]["end"]) == (iso(start), iso(end)), path
+        if path == "totals":  # the cards sum the same whole hours or days as the charts
+            minutes = in_window(expected_minutes(world.filled.trades, symbol), start, end)
+            assert body["totals"] == totals_of(minutes)
+            continue
+        series = body["series"]
+        assert series["time"] == [iso(t) for t in buckets], path
+        if path == "prices":
+            assert series["avg_price_buy"] == [average(b.usd_buy, b.btc_buy) for b in buckets.values()]
+            assert series["avg_price_sell"] == [average(b.usd_sell, b.btc_sell) for b in buckets.values()]
+        elif path == "usd":
+            assert series["total_usd_buy"] == [places(b.usd_buy, 16) for b in buckets.values()]
+            assert series["total_usd_sell"] == [places(b.usd_sell, 16) for b in buckets.values()]
+        elif path == "spread":
+            label = {HOUR: "24h", DAY: "7d"}[size]
+            assert body["rolling"] == label
+            spread = {t: b.usd_buy - b.usd_sell for t, b in every.items()}
+            running = [sum((v for k, v in spread.items() if t - span < k <= t), Decimal(0)) for t in buckets]
+            assert series["usd_spread"] == [places(spread[t], 16) for t in buckets]
+            assert series[f"usd_spread_{label}"] == [places(v, 16) for v in running]
+        else:
+            ordered = [sorted(b.prices) for b in buckets.values()]
+            assert series["open"] == [places(p[0][1], 8) for p in ordered]  # the first trade's
+            assert series["close"] == [places(p[-1][1], 8) for p in ordered]  # the last trade's
+            assert series["high"] == [places(max(price for _, price in p), 8) for p in ordered]
+            assert series["low"] == [places(min(price for _, price in p), 8) for p in ordered]
+            deltas = [b.btc_buy - b.btc_sell for b in buckets.values()]
+            assert series["btc_delta"] == [places(d, 8) for d in deltas]
+            assert series["btc_delta_cumulative"] == [
+                places(sum(deltas[: i + 1], Decimal(0)), 8) for i in range(len(deltas))
+            ]
+            assert series["trades"] == [b.trades for b in buckets.values()]
+
+
+def test_a_grain_too_fine_for_the_window_is_named(world):
+    status, body = world.get("/api/candles?range=30d&grain=minute")
+    assert status == 400 and body["parameter"] == "grain"
+    assert "at most 7 days" in body["error"]
+
+
+def test_symbols_are_the_markets_in_the_database(world):
+    status, body = world.get("/api/symbols")
+    assert status == 200
+    assert body == {
+        "default": "BTCUSDT",
+        "symbols": [
+            {"symbol": "BTCUSDT", "newest_minute": iso(NEWEST)},
+            {"symbol": "ETHUSDT", "newest_minute": "2026-01-01T00:05:00Z"},
+        ],
+    }
+
+
 def test_spot_checks_against_published_numbers(world):
     """Minute 00:00 of 2026-01-01 against Binance's own kline (tests/data/README.md)."""
     status, body = world.get("/api/candles?start=2026-01-01T00:00:00Z&end=2026-01-01T00:01:00Z")
@@ -364,12 +482,14 @@ def test_health(world):
 
 BAD = [
     ("/api/prices?range=2h", "range"),
-    ("/api/prices?range=30d", "range"),
+    ("/api/prices?range=30d&grain=minute", "grain"),
+    ("/api/usd?grain=fortnight", "grain"),
     ("/api/candles?anchor=yesterday", "anchor"),
     ("/api/spread?start=2026-01-01T00:00:00Z", "end"),
     ("/api/usd?start=2026-01-01T00:00:00&end=2026-01-01T01:00:00Z", "start"),
     ("/api/usd?start=2026-01-01T01:00:00Z&end=2026-01-01T00:00:00Z", "end"),
-    ("/api/candles?start=2026-01-01T00:00:00Z&end=2026-01-09T00:00:00Z", "end"),
+    ("/api/candles?start=2026-01-01T00:00:00Z&end=2027-02-05T00:01:00Z", "end"),  # past 400 days
+    ("/api/symbols?symbol=BTCUSDT", "symbol"),
     ("/api/totals?start=soon&end=2026-01-01T00:00:00Z", "start"),
     ("/api/totals?range=1h&start=2026-01-01T00:00:00Z&end=2026-01-01T01:00:00Z", "range"),
     ("/api/daily?symbol=BTC%2FUSDT", "symbol"),
@@ -411,10 +531,11 @@ def test_a_database_without_tables_is_answered_503(db_url):
     if db_url.startswith("sqlite"):
         open_store(db_url).close()  # the file exists, empty
     with start_dashboard(db_url) as server:
-        for path in ("api/totals", "api/health", "api/daily"):
+        for path in ("api/totals", "api/health", "api/daily", "api/symbols"):
             status, body = http_get(server.url + path)
             assert status == 503, body
             assert "no cryptotrades tables yet" in body["error"] and "migrate" in body["error"]
+            assert body["reason"] == "no_tables"  # what the page words for people
 
 
 def test_sessions_cannot_write(db_url):
@@ -468,7 +589,17 @@ def test_the_documented_read_only_user_is_enough(mysql_url):
                 cursor.execute(statement)
         reader = f"mysql://{user}:{password}@127.0.0.1:{urlsplit(mysql_url).port}/{database}"
         with start_dashboard(reader, dead_letters=None) as server:
-            for path in ("totals", "daily", "prices", "spread", "usd", "candles", "health", "config"):
+            for path in (
+                "totals",
+                "daily",
+                "prices",
+                "spread",
+                "usd",
+                "candles",
+                "health",
+                "config",
+                "symbols",
+            ):
                 status, body = http_get(f"{server.url}api/{path}")
                 assert status == 200, (path, body)
                 assert password not in json.dumps(body)

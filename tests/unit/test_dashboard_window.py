@@ -8,10 +8,12 @@ import pytest
 
 from dashboard.errors import BadParameterError
 from dashboard.window import (
+    MAX_WINDOW_MINUTES,
     RANGES,
     WINDOW_PARAMETERS,
     Window,
     WindowRequest,
+    describe,
     iso_time,
     parse_time,
     query_parameters,
@@ -67,12 +69,64 @@ def test_preset_defaults_and_choices():
     )
     assert "'2h'" in refused("range", window_request, {"range": "2h"}, "1h", WEEK)
     assert "'later'" in refused("anchor", window_request, {"anchor": "later"}, "1h", WEEK)
-    assert "7 days" in refused("range", window_request, {"range": "30d"}, "1h", WEEK)
+    assert "7 days" in refused("range", window_request, {"range": "30d"}, "1h", WEEK)  # an endpoint's cap
+
+
+def test_past_a_week_the_grain_is_hours_and_past_90_days_days():
+    assert window_request({"range": "7d"}, "1h", MAX_WINDOW_MINUTES).grain == "minute"
+    assert window_request({"range": "30d"}, "1h", MAX_WINDOW_MINUTES).grain == "hour"
+    start = "2026-01-01T00:00:00Z"
+    grains = {
+        "2026-01-08T00:00:00Z": "minute",
+        "2026-01-08T00:01:00Z": "hour",
+        "2026-04-01T00:00:00Z": "hour",  # 90 days
+        "2026-04-01T00:01:00Z": "day",
+        "2027-02-05T00:00:00Z": "day",  # 400 days
+    }
+    for end, grain in grains.items():
+        assert window_request({"start": start, "end": end}, "1h", MAX_WINDOW_MINUTES).grain == grain, end
+    too_long = {"start": start, "end": "2027-02-05T00:01:00Z"}
+    assert "400 days" in refused("end", window_request, too_long, "1h", MAX_WINDOW_MINUTES)
+
+
+def test_a_grain_can_be_asked_for_when_it_can_serve_the_window():
+    assert window_request({"range": "24h", "grain": "hour"}, "1h", MAX_WINDOW_MINUTES).grain == "hour"
+    assert window_request({"range": "30d", "grain": "day"}, "1h", MAX_WINDOW_MINUTES).grain == "day"
+    message = refused("grain", window_request, {"range": "30d", "grain": "minute"}, "1h", MAX_WINDOW_MINUTES)
+    assert "at most 7 days" in message and "30 days" in message and "hour or day" in message
+    assert "'week'" in refused("grain", window_request, {"grain": "week"}, "1h", MAX_WINDOW_MINUTES)
+
+
+def test_a_coarse_custom_window_is_whole_hours_or_days():
+    hours = window_request(
+        {"start": "2026-01-01T00:30:00Z", "end": "2026-01-20T10:05:00Z"}, "1h", MAX_WINDOW_MINUTES
+    )
+    assert (hours.start_ms, hours.end_ms, hours.grain) == (
+        ms("2026-01-01 00:00:00"),
+        ms("2026-01-20 11:00:00"),
+        "hour",
+    )
+    days = window_request(
+        {"start": "2026-01-01T09:00:00+09:00", "end": "2026-06-01T00:00:01Z"}, "1h", MAX_WINDOW_MINUTES
+    )
+    assert (days.start_ms, days.end_ms) == (ms("2026-01-01 00:00:00"), ms("2026-06-02 00:00:00"))
+
+
+def test_a_coarse_preset_ends_with_the_hour_or_day_of_its_anchor():
+    newest = ms("2026-01-01 00:12:00")
+    hours = resolve(WindowRequest("30d", "latest", None, None, "hour"), newest, ms("2026-11-27 15:00:07"))
+    assert (hours.start_ms, hours.end_ms) == (ms("2025-12-02 01:00:00"), ms("2026-01-01 01:00:00"))
+    assert hours.bucket_ms == 3_600_000
+    days = resolve(WindowRequest("7d", "now", None, None, "day"), newest, ms("2026-11-27 15:00:07"))
+    assert (days.start_ms, days.end_ms) == (ms("2026-11-21 00:00:00"), ms("2026-11-28 00:00:00"))
+    assert describe(days)["grain"] == "day" and describe(days)["minutes"] == 7 * 1440
 
 
 def test_custom_window_is_whole_minutes_covering_the_times_asked():
     request = window_request({"start": "2026-01-01T00:00:30Z", "end": "2026-01-01T00:10:01Z"}, "1h", WEEK)
-    assert request == WindowRequest(None, None, ms("2026-01-01 00:00:00"), ms("2026-01-01 00:11:00"))
+    assert request == WindowRequest(
+        None, None, ms("2026-01-01 00:00:00"), ms("2026-01-01 00:11:00"), "minute"
+    )
     exact = window_request({"start": "2026-01-01T09:00:00+09:00", "end": "2026-01-01T00:05:00Z"}, "1h", WEEK)
     assert (exact.start_ms, exact.end_ms) == (ms("2026-01-01 00:00:00"), ms("2026-01-01 00:05:00"))
 
