@@ -40,7 +40,8 @@ def test_a_flag_beats_the_variable_which_beats_the_default():
 
 def test_text_becomes_the_fields_type():
     settings = parse(
-        ["--name", "x", "--no-on", "--where", "/tmp/a"], {"EXAMPLE_WORDS": " a, b ,,c ", "EXAMPLE_COUNT": "1_000"}
+        ["--name", "x", "--no-on", "--where", "/tmp/a"],
+        {"EXAMPLE_WORDS": " a, b ,,c ", "EXAMPLE_COUNT": "1_000"},
     )
     assert settings == Example(name="x", count=1000, on=False, where=Path("/tmp/a"), words=("a", "b", "c"))
 
@@ -91,14 +92,32 @@ def test_settings_written_as_flags_read_back_the_same():
     [
         stages.BrokerSettings(topics=("cryptotrades", "other")),
         stages.AwsSettings(),
-        stages.RunnerSettings(queue_url="http://q", region="eu-west-1", dead_letter_queue_url="http://d",
-                              max_tries=2, retry_base_s=0.5, retry_cap_s=4.0),  # fmt: skip
+        stages.RunnerSettings(
+            queue_url="http://q",
+            region="eu-west-1",
+            dead_letter_queue_url="http://d",
+            max_tries=2,
+            retry_base_s=0.5,
+            retry_cap_s=4.0,
+        ),
         stages.SinkSettings(vector_config=Path("vector/vector.toml")),
-        stages.ReplaySettings(file=Path("f.csv"), speed=0.0, symbol="BTCUSDT", align=True,
-                              kafka_bootstrap="127.0.0.1:9092", topic="t"),  # fmt: skip
-        stages.ProducerStageSettings(kafka_bootstrap="127.0.0.1:1,[::1]:2", topic="t", state_file=Path("s"),
-                                     ws_url="ws://x", rest_url="http://x", symbols=("BTCUSDT", "ETHUSDT"),
-                                     state_file_only=True),  # fmt: skip
+        stages.ReplaySettings(
+            file=Path("f.csv"),
+            speed=0.0,
+            symbol="BTCUSDT",
+            align=True,
+            kafka_bootstrap="127.0.0.1:9092",
+            topic="t",
+        ),
+        stages.ProducerStageSettings(
+            kafka_bootstrap="127.0.0.1:1,[::1]:2",
+            topic="t",
+            state_file=Path("s"),
+            ws_url="ws://x",
+            rest_url="http://x",
+            symbols=("BTCUSDT", "ETHUSDT"),
+            state_file_only=True,
+        ),
         stages.StageRun(state_dir=Path("/tmp/x"), run_id="r1", watch_parent=True, log_level="DEBUG"),
     ],
 )
@@ -110,15 +129,21 @@ def test_the_supervisor_renders_each_stages_settings_and_the_stage_parses_the_sa
 
 def test_the_retry_defaults_are_written_once():
     policy = stages.RunnerSettings(queue_url="q", region="r").policy
-    assert policy == stages.RetryPolicy() == stages.RetryPolicy(
-        stages.MAX_TRIES, stages.RETRY_BASE_S, stages.RETRY_CAP_S
+    assert (
+        policy
+        == stages.RetryPolicy()
+        == stages.RetryPolicy(stages.MAX_TRIES, stages.RETRY_BASE_S, stages.RETRY_CAP_S)
     )
 
 
 @pytest.mark.parametrize(
     ("text", "answer"),
-    [("kafka:9092", ("kafka", 9092)), ("[::1]:9092", ("::1", 9092)), (":9108", ("127.0.0.1", 9108)),
-     ("b-1.msk_x.eu-west-1.amazonaws.com:9094", ("b-1.msk_x.eu-west-1.amazonaws.com", 9094))],  # fmt: skip
+    [
+        ("kafka:9092", ("kafka", 9092)),
+        ("[::1]:9092", ("::1", 9092)),
+        (":9108", ("127.0.0.1", 9108)),
+        ("b-1.msk_x.eu-west-1.amazonaws.com:9094", ("b-1.msk_x.eu-west-1.amazonaws.com", 9094)),
+    ],
 )
 def test_host_port_reads_names_addresses_and_an_empty_host(text, answer):
     assert host_port(text, default_host="127.0.0.1") == answer

@@ -51,7 +51,7 @@ def loaded_by_importing(*modules: str) -> set[str]:
 
 
 def test_the_bundle_holds_exactly_the_modules_the_handlers_import():
-    assert ENTRY_MODULES == tuple(h.rpartition(".")[0] for h in (AGGREGATOR_HANDLER, SCHEMA_HANDLER))
+    assert tuple(h.rpartition(".")[0] for h in (AGGREGATOR_HANDLER, SCHEMA_HANDLER)) == ENTRY_MODULES
     bundled = {path for path in lambda_sources() if path.endswith(".py")}
     assert bundled == loaded_by_importing(*ENTRY_MODULES)
 
@@ -60,13 +60,17 @@ def test_the_bundle_leaves_out_what_only_other_stages_use():
     bundled = {relative for relative, _ in iter_files(lambda_bundle(arm64=True, ca_bundle=None))}
     for unused in ("binance/rest.py", "binance/streams.py", "binance/klines.py", "minutes/verify.py"):
         assert unused not in bundled
-    assert not any(path.startswith(("producer/", "onebox/", "dashboard/", "cryptotrades/")) for path in bundled)
+    assert not any(
+        path.startswith(("producer/", "onebox/", "dashboard/", "cryptotrades/")) for path in bundled
+    )
     assert {path for path in bundled if path.startswith("sql/")} == {
         path.relative_to(REPO_ROOT).as_posix() for path in (REPO_ROOT / "sql").rglob("*") if path.is_file()
     }
 
 
-def test_imports_are_followed_from_functions_relative_forms_and_packages_but_not_type_checking(tmp_path: Path):
+def test_imports_are_followed_from_functions_relative_forms_and_packages_but_not_type_checking(
+    tmp_path: Path,
+):
     package = tmp_path / "pkg"
     (package / "sub").mkdir(parents=True)
     (package / "__init__.py").write_text("")
