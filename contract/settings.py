@@ -46,7 +46,7 @@ _FALSE = frozenset({"0", "false", "no", "off"})
 class Setting:
     """How one field is read: its variable, its flag, its help, its parser."""
 
-    env: str | None
+    env: tuple[str, ...]  # its variables, the first one set wins (usually one)
     flag: str | None  # None: derived from the field name (``retry_base_s`` -> ``--retry-base-s``)
     help: str
     parse: Callable[[str], Any] | None  # text -> value; raises ValueError with nothing to add
@@ -57,7 +57,7 @@ class Setting:
 def setting(
     default: Any = dataclasses.MISSING,
     *,
-    env: str | None = None,
+    env: str | tuple[str, ...] = (),
     flag: str | None = None,
     help: str = "",
     parse: Callable[[str], Any] | None = None,
@@ -65,8 +65,10 @@ def setting(
     render: Callable[[Any], str] | None = None,
     default_factory: Callable[[], Any] | Any = dataclasses.MISSING,
 ) -> Any:
-    """A dataclass field that `Settings` reads from ``env`` and from its flag."""
-    metadata = {_METADATA_KEY: Setting(env, flag, help, parse, expected, render)}
+    """A dataclass field that `Settings` reads from ``env`` (a variable, or several: the first
+    one set wins) and from its flag."""
+    names = (env,) if isinstance(env, str) else tuple(env)
+    metadata = {_METADATA_KEY: Setting(names, flag, help, parse, expected, render)}
     if default_factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
@@ -87,7 +89,7 @@ class _Field:
     @property
     def label(self) -> str:
         """How messages name the field: its variable if it has one, else its flag."""
-        return self.setting.env or self.flag
+        return self.setting.env[0] if self.setting.env else self.flag
 
     def parse(self, name: str, text: str) -> Any:
         """Text as the user wrote it -> the field's value, or SettingsError naming ``name``."""
@@ -120,11 +122,11 @@ class Settings:
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
         for item in _fields(cls):
-            if item.setting.env is None:
-                continue
-            text = env.get(item.setting.env, "")
-            if text.strip():
-                values[item.name] = item.parse(item.setting.env, text)
+            for name in item.setting.env:
+                text = env.get(name, "")
+                if text.strip():
+                    values[item.name] = item.parse(name, text)
+                    break
         values.update({name: value for name, value in given.items() if value is not None})
         missing = [f.label for f in _fields(cls) if f.default is dataclasses.MISSING and f.name not in values]
         if missing:
@@ -144,7 +146,7 @@ class Settings:
             if item.default is not dataclasses.MISSING and item.default not in (None, "", ()):
                 help_text += f" (default {item.render(item.default)})"
             if item.setting.env:
-                help_text += f" [{item.setting.env}]"
+                help_text += f" [{', then '.join(item.setting.env)}]"
             if item.kind is bool:
                 parser.add_argument(
                     item.flag,

@@ -46,6 +46,20 @@ def test_text_becomes_the_fields_type():
     assert settings == Example(name="x", count=1000, on=False, where=Path("/tmp/a"), words=("a", "b", "c"))
 
 
+def test_a_setting_may_have_several_variables_the_first_set_wins():
+    @dataclass(frozen=True, slots=True)
+    class Reader(Settings):
+        url: str = setting("default", env=("OWN_URL", "SHARED_URL"))
+        port: int = setting(1, env=("OWN_PORT", "SHARED_PORT"))
+
+    assert Reader.from_env({}).url == "default"
+    assert Reader.from_env({"SHARED_URL": "shared"}).url == "shared"
+    assert Reader.from_env({"SHARED_URL": "shared", "OWN_URL": "own"}).url == "own"
+    assert Reader.from_env({"OWN_URL": " ", "SHARED_URL": "shared"}).url == "shared"  # blank = unset
+    with pytest.raises(SettingsError, match="SHARED_PORT='x': expected a whole number"):
+        Reader.from_env({"SHARED_PORT": "x"})
+
+
 def test_a_blank_variable_counts_as_unset():
     assert Example.from_env({"EXAMPLE_COUNT": "  "}, name="x").count == 3
 
