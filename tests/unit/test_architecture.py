@@ -60,10 +60,6 @@ KNOWN_COPIES = {
     ("lambda_aggregator/handler.py", "POWERTOOLS_SERVICE_NAME_ENV"),
     ("lambda_aggregator/handler.py", "POWERTOOLS_METRICS_NAMESPACE_ENV"),
     ("lambda_aggregator/handler.py", "AGGREGATOR_SERVICE_NAME"),
-    ("lambda_aggregator/settings.py", "DB_SECRET_ARN_ENV"),
-    ("lambda_aggregator/settings.py", "DB_TLS_ENV"),
-    ("lambda_aggregator/settings.py", "DB_CA_FILE_ENV"),
-    ("lambda_aggregator/settings.py", "QUARANTINE_PREFIX_ENV"),
     ("producer/settings.py", "KAFKA_BOOTSTRAP_ENV"),
     ("producer/settings.py", "TOPIC_ENV"),
 }
