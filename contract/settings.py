@@ -143,7 +143,8 @@ class Settings:
             if wanted and item.name not in wanted:
                 continue
             help_text = item.setting.help
-            if item.default is not dataclasses.MISSING and item.default not in (None, "", ()):
+            shown = item.default is not dataclasses.MISSING and item.default is not False
+            if shown and item.default not in (None, "", ()):
                 help_text += f" (default {item.render(item.default)})"
             if item.setting.env:
                 help_text += f" [{', then '.join(item.setting.env)}]"
