@@ -1,6 +1,7 @@
 """The aggregator Lambda: S3 ObjectCreated under ``trades/`` -> minute rows in MySQL.
 
-Its code is ``contract/``, ``binance/``, ``minutes/``, ``lambda_aggregator/`` and ``sql/`` plus the wheels of
+Its code is the modules its handlers import (``infra/modules.py`` follows the imports of
+``lambda_aggregator.handler`` and ``.schema``) and ``sql/``, plus the wheels of
 ``lambda_aggregator/requirements.txt`` for Lambda's platform, bundled locally. The same
 package, with the same environment, also serves the schema custom resource (``schema.py``).
 """
@@ -19,18 +20,36 @@ from aws_cdk import aws_sqs as sqs
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
+from contract.pipeline import (
+    AGGREGATOR_HANDLER,
+    AGGREGATOR_SERVICE_NAME,
+    DB_CA_FILE_ENV,
+    DB_SECRET_ARN_ENV,
+    DB_TLS_ENV,
+    POWERTOOLS_METRICS_NAMESPACE_ENV,
+    POWERTOOLS_SERVICE_NAME_ENV,
+    QUARANTINE_PREFIX_ENV,
+    SCHEMA_HANDLER,
+)
 from infra.bucket import REJECTED_PREFIX
 from infra.bundle import REPO_ROOT, PythonBundle, asset_options, lambda_platforms
+from infra.modules import module_files
 
-HANDLER = "lambda_aggregator.handler.lambda_handler"
+HANDLER = AGGREGATOR_HANDLER
 REQUIREMENTS = REPO_ROOT / "lambda_aggregator" / "requirements.txt"
-SOURCES = ("contract", "binance", "minutes", "lambda_aggregator", "sql")
+# The modules that hold the two handlers; the bundle holds them and what they import.
+ENTRY_MODULES = tuple(handler.rpartition(".")[0] for handler in (AGGREGATOR_HANDLER, SCHEMA_HANDLER))
 CA_BUNDLE_PATH = "rds-ca/bundle.pem"  # inside the package, i.e. /var/task/rds-ca/bundle.pem
 LAMBDA_TASK_ROOT = "/var/task"
-SERVICE_NAME = "cryptotrades-aggregator"
+SERVICE_NAME = AGGREGATOR_SERVICE_NAME
 MINUTE_ROWS_METRIC = "MinuteRowsWritten"  # emitted by lambda_aggregator/handler.py
 REJECTED_LINES_METRIC = "LinesRejected"
 _MANAGED = ("AWSLambdaBasicExecutionRole", "AWSLambdaVPCAccessExecutionRole")
+
+
+def lambda_sources() -> tuple[str, ...]:
+    """The repo files of the bundle: every module the handlers import, and the migrations."""
+    return (*module_files(ENTRY_MODULES, REPO_ROOT), "sql")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +66,7 @@ class LambdaPackage:
 def lambda_bundle(*, arm64: bool, ca_bundle: Path | None) -> PythonBundle:
     extra = ((CA_BUNDLE_PATH, ca_bundle),) if ca_bundle else ()
     return PythonBundle(
-        sources=SOURCES,
+        sources=lambda_sources(),
         requirements=REQUIREMENTS,
         platforms=lambda_platforms(arm64),
         python_version="3.12",
@@ -64,14 +83,14 @@ def lambda_environment(
     wire without checking the certificate: the server is reachable only inside the VPC).
     """
     env = {
-        "CRYPTOTRADES_DB_SECRET_ARN": secret_arn,
-        "CRYPTOTRADES_DB_TLS": "verify" if ca_bundle else "encrypt",
-        "CRYPTOTRADES_QUARANTINE_PREFIX": REJECTED_PREFIX,
-        "POWERTOOLS_SERVICE_NAME": service_name,
-        "POWERTOOLS_METRICS_NAMESPACE": metrics_namespace,
+        DB_SECRET_ARN_ENV: secret_arn,
+        DB_TLS_ENV: "verify" if ca_bundle else "encrypt",
+        QUARANTINE_PREFIX_ENV: REJECTED_PREFIX,
+        POWERTOOLS_SERVICE_NAME_ENV: service_name,
+        POWERTOOLS_METRICS_NAMESPACE_ENV: metrics_namespace,
     }
     if ca_bundle:
-        env["CRYPTOTRADES_DB_CA_FILE"] = f"{LAMBDA_TASK_ROOT}/{CA_BUNDLE_PATH}"
+        env[DB_CA_FILE_ENV] = f"{LAMBDA_TASK_ROOT}/{CA_BUNDLE_PATH}"
     return env
 
 

@@ -16,10 +16,11 @@ from aws_cdk import custom_resources as cr
 from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import Construct
 
+from contract.pipeline import SCHEMA_HANDLER
 from infra.aggregator import LambdaPackage, vpc_function
 from infra.bundle import REPO_ROOT
 
-HANDLER = "lambda_aggregator.schema.on_event"
+HANDLER = SCHEMA_HANDLER
 SQL_DIR = REPO_ROOT / "sql" / "mysql"
 
 

@@ -1,50 +1,57 @@
-"""The aggregator's settings, read once at the entry point from the environment."""
+"""The aggregator's settings, read once at the entry point from the environment (``from_env``)."""
 
 from __future__ import annotations
 
 import json
-import os
 import ssl
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from contract.pipeline import DATABASE_NAME, DB_URL_ENV, REJECTED_PREFIX
+from contract.pipeline import DATABASE_NAME, REJECTED_PREFIX
+from contract.pipeline import DB_CA_FILE_ENV as DB_CA_FILE
+from contract.pipeline import DB_SECRET_ARN_ENV as DB_SECRET_ARN
+from contract.pipeline import DB_TLS_ENV as DB_TLS
+from contract.pipeline import DB_URL_ENV as DB_URL
+from contract.pipeline import QUARANTINE_PREFIX_ENV as QUARANTINE_PREFIX
+from contract.settings import Settings, setting
 from lambda_aggregator.errors import SettingsError
 
-# Env var names, each named once.
-DB_URL = DB_URL_ENV  # one-box and local runs: sqlite:///… or mysql://…
-DB_SECRET_ARN = "CRYPTOTRADES_DB_SECRET_ARN"  # AWS: the RDS secret (username, password, host, port, dbname)
+# The aggregator's own variables; those the CDK app sets too are contract.pipeline's.
 DB_HOST = "CRYPTOTRADES_DB_HOST"  # these three override what the secret says
 DB_PORT = "CRYPTOTRADES_DB_PORT"
 DB_NAME = "CRYPTOTRADES_DB_NAME"
-DB_TLS = "CRYPTOTRADES_DB_TLS"  # verify | encrypt | off
-DB_CA_FILE = "CRYPTOTRADES_DB_CA_FILE"  # the CA bundle that `verify` checks the server against
-QUARANTINE_PREFIX = "CRYPTOTRADES_QUARANTINE_PREFIX"
 
 TLS_MODES = ("verify", "encrypt", "off")
 
 
 @dataclass(frozen=True, slots=True)
-class AggregatorSettings:
+class AggregatorSettings(Settings):
     """Where the minute rows go and where rejected lines are kept.
 
     Exactly one of ``db_url`` (a full URL, for local runs) and ``db_secret_arn`` (the
     RDS-managed secret on AWS) says which database to use.
     """
 
-    db_url: str | None = None
-    db_secret_arn: str | None = None
-    db_host: str | None = None
-    db_port: int | None = None
-    db_name: str | None = None
-    db_tls: str = "off"
-    db_ca_file: str | None = None
-    quarantine_prefix: str = REJECTED_PREFIX
+    db_url: str | None = setting(None, env=DB_URL, help="one-box and local runs: sqlite:///… or mysql://…")
+    db_secret_arn: str | None = setting(
+        None, env=DB_SECRET_ARN, help="AWS: the RDS secret (username, password, host, port, dbname)"
+    )
+    db_host: str | None = setting(None, env=DB_HOST, help="overrides the secret's host")
+    db_port: int | None = setting(
+        None, env=DB_PORT, expected="a port number", help="overrides the secret's port"
+    )
+    db_name: str | None = setting(None, env=DB_NAME, help="overrides the secret's database name")
+    db_tls: str = setting("off", env=DB_TLS, help="verify | encrypt | off")
+    db_ca_file: str | None = setting(
+        None, env=DB_CA_FILE, help="the CA bundle `verify` checks the server against"
+    )
+    quarantine_prefix: str = setting(REJECTED_PREFIX, env=QUARANTINE_PREFIX, help="where rejected lines go")
 
     def __post_init__(self) -> None:
         if (self.db_url is None) == (self.db_secret_arn is None):
             raise SettingsError(f"set exactly one of {DB_URL} and {DB_SECRET_ARN} (the database to write to)")
+        if self.db_port is not None and not 0 < self.db_port <= 65535:
+            raise SettingsError(f"{DB_PORT}={self.db_port!r}: expected a port number")
         if self.db_tls not in TLS_MODES:
             raise SettingsError(f"{DB_TLS}={self.db_tls!r}: expected one of {', '.join(TLS_MODES)}")
         if self.db_tls == "verify" and not self.db_ca_file:
@@ -55,23 +62,6 @@ class AggregatorSettings:
             raise SettingsError(
                 f"{QUARANTINE_PREFIX}={self.quarantine_prefix!r}: expected a key prefix like 'rejected/'"
             )
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> AggregatorSettings:
-        env = os.environ if env is None else env
-        port = env.get(DB_PORT)
-        if port is not None and not port.isdigit():
-            raise SettingsError(f"{DB_PORT}={port!r}: expected a port number")
-        return cls(
-            db_url=env.get(DB_URL) or None,
-            db_secret_arn=env.get(DB_SECRET_ARN) or None,
-            db_host=env.get(DB_HOST) or None,
-            db_port=int(port) if port else None,
-            db_name=env.get(DB_NAME) or None,
-            db_tls=env.get(DB_TLS, "off"),
-            db_ca_file=env.get(DB_CA_FILE) or None,
-            quarantine_prefix=env.get(QUARANTINE_PREFIX, REJECTED_PREFIX),
-        )
 
     def mysql_params(self, secret_string: str) -> dict[str, Any]:
         """Connection parameters from the RDS secret's JSON, with our overrides applied."""

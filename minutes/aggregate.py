@@ -27,7 +27,7 @@ class MinuteRow:
     """One minute of one market, counted by the taker's side.
 
     A BUY is a trade whose taker bought (``m`` false), a SELL one whose taker sold.
-    Counts are aggregate trades (the seed's ``TOTAL_COUNT_*``); ``trades_*`` count the
+    Counts are aggregate trades (the original project's ``TOTAL_COUNT_*``); ``trades_*`` count the
     individual trades inside them, which is what Binance's klines call trades.
     """
 
@@ -53,7 +53,7 @@ class MinuteRow:
         return datetime.fromtimestamp(self.minute / 1000, tz=UTC)
 
 
-# The table's column for each field, in order: the seed's names first.
+# The table's column for each field, in order: the original project's names first.
 COLUMNS: dict[str, str] = {
     "symbol": "symbol",
     "minute": "TIME",

@@ -12,22 +12,25 @@ queue where AWS invokes the Lambda directly), plus a dead-letter queue.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 from dataclasses import dataclass
 from typing import Any
 
+import boto3
+from botocore.config import Config
+
 from contract.pipeline import TRADES_PREFIX
 from onebox import child
-from onebox.stats import StatsFile, stats_path
+from onebox.stages import AWS, AwsCounters
 
 logger = logging.getLogger(__name__)
 
-STAGE = "aws"
 QUEUE_NAME = "cryptotrades-object-created"
 DEAD_LETTER_QUEUE_NAME = "cryptotrades-object-created-dead-letters"
 NOTIFIED_PREFIX = TRADES_PREFIX  # quarantined lines (rejected/...) must not trigger the handler
+# The one-box's own credentials for its embedded moto: never real ones, whatever is set.
+EMBEDDED_AWS_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "onebox", "AWS_SECRET_ACCESS_KEY": "onebox"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +38,22 @@ class Wiring:
     bucket: str
     queue_url: str
     dead_letter_queue_url: str
+
+
+def client(service: str, *, region: str, endpoint: str | None, embedded: bool) -> Any:
+    """A boto3 client of the one-box's S3 or SQS: the embedded one's credentials, or the default chain."""
+    options: dict[str, Any] = {"region_name": region}
+    if endpoint:
+        options["endpoint_url"] = endpoint
+    if embedded:
+        options.update(
+            aws_access_key_id=EMBEDDED_AWS_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=EMBEDDED_AWS_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=None,
+        )
+    return boto3.session.Session().client(
+        service, config=Config(retries={"mode": "standard", "max_attempts": 3}), **options
+    )
 
 
 def prepare(s3: Any, sqs: Any, bucket: str, region: str) -> Wiring:
@@ -73,27 +92,22 @@ def prepare(s3: Any, sqs: Any, bucket: str, region: str) -> Wiring:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m onebox.aws_endpoint", description=__doc__.split("\n\n")[0]
-    )
-    child.add_stage_arguments(parser)
-    args = parser.parse_args(argv)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
-    stop = child.begin(args)
+    stage = child.begin(AWS, argv, __doc__)
 
     from moto.server import ThreadedMotoServer  # heavy: imported only by this process
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    stats = StatsFile(stats_path(args.state_dir, STAGE), args.run_id)
-    stats.update(force=True, state="running", endpoint=endpoint)
-    logger.info("S3 and SQS (moto) on %s", endpoint)
-    stop.wait()
+    counters = AwsCounters(state="running", endpoint=f"http://{host}:{port}")
+    stage.report(counters, force=True)
+    logger.info("S3 and SQS (moto) on %s", counters.endpoint)
+    stage.stop.wait()
     server.stop()
-    stats.update(force=True, state="stopped")
-    logger.info("moto on %s stopped; its objects and messages are gone with it", endpoint)
+    counters.state = "stopped"
+    stage.report(counters, force=True)
+    logger.info("moto on %s stopped; its objects and messages are gone with it", counters.endpoint)
     return 0
 
 

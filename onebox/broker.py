@@ -6,26 +6,24 @@ would use a real broker. It keeps every record in memory for the life of the pro
 creates a topic with 4 partitions the first time a client asks for it; this process asks
 for the pipeline's topics at start, so they exist before anyone reads them.
 
-``python -m onebox.broker --state-dir DIR --topic cryptotrades`` writes its bootstrap
-address to ``DIR/stats/broker.json`` (``{"bootstrap": "127.0.0.1:PORT", ...}``) and runs
-until SIGTERM, SIGINT or, with ``--watch-parent``, the end of its stdin.
+``python -m onebox.broker --state-dir DIR --topics cryptotrades`` writes its bootstrap
+address to ``DIR/stats/broker.json`` (``BrokerCounters``: ``{"bootstrap": "127.0.0.1:PORT", ...}``)
+and runs until SIGTERM, SIGINT or, with ``--watch-parent``, the end of its stdin.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
+from collections.abc import Sequence
 
 import confluent_kafka
 
 from onebox import child
 from onebox.errors import StageError
-from onebox.stats import StatsFile, stats_path
+from onebox.stages import BROKER, BrokerCounters
 
 logger = logging.getLogger(__name__)
-
-STAGE = "broker"
 
 
 def start_mock_cluster() -> tuple[confluent_kafka.Producer, str]:
@@ -38,7 +36,7 @@ def start_mock_cluster() -> tuple[confluent_kafka.Producer, str]:
     return holder, bootstrap
 
 
-def create_topics(bootstrap: str, topics: list[str]) -> dict[str, int]:
+def create_topics(bootstrap: str, topics: Sequence[str]) -> dict[str, int]:
     """Ask for each topic's metadata: the mock cluster creates a topic it does not know."""
     asker = confluent_kafka.Producer({"bootstrap.servers": bootstrap, "log_level": 4})
     partitions = {}
@@ -54,21 +52,19 @@ def create_topics(bootstrap: str, topics: list[str]) -> dict[str, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m onebox.broker", description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--topic", action="append", default=[], help="create this topic at start (repeatable)"
-    )
-    child.add_stage_arguments(parser)
-    args = parser.parse_args(argv)
-    stop = child.begin(args)
+    stage = child.begin(BROKER, argv, __doc__)
     holder, bootstrap = start_mock_cluster()
-    partitions = create_topics(bootstrap, args.topic)
-    stats = StatsFile(stats_path(args.state_dir, STAGE), args.run_id)
-    stats.update(force=True, state="running", bootstrap=bootstrap, partitions=partitions)
-    logger.info("Kafka-protocol broker (librdkafka mock cluster) on %s, topics %s", bootstrap, partitions)
-    while not stop.is_set():
+    counters = BrokerCounters(
+        state="running", bootstrap=bootstrap, partitions=create_topics(bootstrap, stage.settings.topics)
+    )
+    stage.report(counters, force=True)
+    logger.info(
+        "Kafka-protocol broker (librdkafka mock cluster) on %s, topics %s", bootstrap, counters.partitions
+    )
+    while not stage.stop.is_set():
         holder.poll(0.5)  # serves the holder's own callbacks; the cluster runs on its own threads
-    stats.update(force=True, state="stopped")
+    counters.state = "stopped"
+    stage.report(counters, force=True)
     logger.info("broker on %s stopped; its records are gone with it", bootstrap)
     return 0
 

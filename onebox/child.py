@@ -15,9 +15,18 @@ import os
 import signal
 import sys
 import threading
-import uuid
-from pathlib import Path
+from collections.abc import Sequence
+from dataclasses import dataclass
 from types import FrameType
+from typing import Generic, TypeVar
+
+from contract.errors import SettingsError
+from contract.settings import Settings
+from onebox.stages import StageCounters, StageKind, StageRun
+from onebox.stats import StatsFile, stats_path
+
+S = TypeVar("S", bound=Settings)
+C = TypeVar("C", bound=StageCounters)
 
 
 def setup_logging(level: str) -> None:
@@ -56,19 +65,39 @@ def stop_when_parent_exits(stop: threading.Event) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def add_stage_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags every stage takes from the supervisor."""
-    parser.add_argument("--state-dir", type=Path, required=True, help="where stats/<stage>.json is written")
-    parser.add_argument("--run-id", default=uuid.uuid4().hex[:12], help="the run these counters belong to")
-    parser.add_argument("--watch-parent", action="store_true", help="stop when stdin closes")
-    parser.add_argument("--log-level", default="INFO")
+@dataclass(frozen=True, slots=True)
+class Started(Generic[S, C]):
+    """A stage process, begun: its settings, the event that says "stop", its counters file."""
+
+    settings: S
+    run: StageRun
+    stop: threading.Event
+    stats: StatsFile
+
+    def report(self, counters: C, *, force: bool = False) -> None:
+        self.stats.write(counters, force=force)
 
 
-def begin(args: argparse.Namespace) -> threading.Event:
-    """Set up logging and the stop signals; answer the event that says "stop"."""
-    setup_logging(args.log_level)
+def begin(kind: StageKind[S, C], argv: Sequence[str] | None, description: str) -> Started[S, C]:
+    """Parse the stage's flags (its settings and `StageRun`'s), set up logging and the stop signals.
+
+    The stage's settings come from its flags alone: the supervisor renders them with
+    ``to_argv``, so no environment variable of the supervisor's can change them on the way.
+    """
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {kind.module}", description=description.split("\n\n")[0]
+    )
+    kind.settings.add_arguments(parser.add_argument_group(f"{kind.name} settings"))
+    StageRun.add_arguments(parser.add_argument_group("every stage"))
+    args = parser.parse_args(argv)
+    try:
+        run = StageRun.from_args(args, env={})
+        settings = kind.settings.from_args(args, env={})
+    except SettingsError as exc:
+        parser.error(str(exc))
+    setup_logging(run.log_level)
     stop = threading.Event()
     stop_on_signals(stop)
-    if args.watch_parent:
+    if run.watch_parent:
         stop_when_parent_exits(stop)
-    return stop
+    return Started(settings, run, stop, StatsFile(stats_path(run.state_dir, kind.name), run.run_id))

@@ -18,10 +18,14 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Generic, TypeVar
 
+from contract.settings import Settings
 from onebox.errors import StageError
-from onebox.stats import read_stats, stats_path
+from onebox.stages import StageCounters, StageKind, StageRun
+from onebox.stats import read_counters, stats_path
+
+C = TypeVar("C", bound=StageCounters)
 
 logger = logging.getLogger(__name__)
 
@@ -29,18 +33,28 @@ LOG_TAIL_LINES = 15
 
 
 @dataclass
-class Stage:
+class Stage(Generic[C]):
     """One stage process, restartable with the same command."""
 
-    name: str
-    module: str
-    args: list[str]
+    kind: StageKind[Any, C]
+    settings: Settings
     env: dict[str, str]
     state_dir: Path
     run_id: str
+    log_level: str = "INFO"
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     _log: IO[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.kind.name
+
+    @property
+    def command(self) -> list[str]:
+        """``python -m onebox.<stage>`` with its settings and the run's, as flags."""
+        run = StageRun(self.state_dir, self.run_id, watch_parent=True, log_level=self.log_level)
+        return [sys.executable, "-m", self.kind.module, *self.settings.to_argv(), *run.to_argv()]
 
     @property
     def log_path(self) -> Path:
@@ -58,17 +72,7 @@ class Stage:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         if self._log is None:
             self._log = self.log_path.open("ab")
-        command = [
-            sys.executable,
-            "-m",
-            self.module,
-            *self.args,
-            "--state-dir",
-            str(self.state_dir),
-            "--run-id",
-            self.run_id,
-            "--watch-parent",
-        ]
+        command = self.command
         self.process = subprocess.Popen(
             command,
             stdin=subprocess.PIPE,
@@ -80,20 +84,20 @@ class Stage:
         logger.debug("started %s (pid %d): %s", self.name, self.process.pid, " ".join(command))
         return self
 
-    def stats(self) -> dict[str, Any]:
-        """This run's counters of the stage; empty until it wrote any."""
-        values = read_stats(self.stats_path)
-        if values is None or values.get("run_id") != self.run_id:
-            return {}
-        return values
+    def counters(self) -> C:
+        """This run's counters of the stage; all zero until it wrote any."""
+        found = read_counters(self.stats_path, self.kind.counters)
+        if found is None or found.run_id != self.run_id:
+            return self.kind.counters()
+        return found
 
-    def wait_ready(self, key: str, timeout_s: float) -> dict[str, Any]:
-        """Wait until the stage has written ``key``; fail with its log if it dies or takes too long."""
+    def wait_ready(self, timeout_s: float) -> C:
+        """Wait until this process says it is ready; fail with its log if it dies or takes too long."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            values = self.stats()
-            if key in values and values.get("pid") == self.pid:
-                return values
+            found = self.counters()
+            if found.ready() and found.pid == self.pid:
+                return found
             if self.exit_code() is not None:
                 raise StageError(
                     f"the {self.name} stage exited with {self.exit_code()} at start:\n{self.log_tail()}"

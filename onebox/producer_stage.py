@@ -2,23 +2,25 @@
 
 The producer is the production service itself, configured as its systemd unit configures
 it (``ProducerSettings.from_env``: the ``CRYPTOTRADES_*`` variables), with the one-box's
-broker, topic and, for a replay, the fake Binance's URLs given as flags. Its counters
-(``producer.stats.Stats``) are copied to ``<state dir>/stats/producer.json`` four times a
-second, for the supervisor's progress line and ``cryptotrades status``.
+broker, topic and, for a replay, the fake Binance's URLs given as flags
+(``ProducerStageSettings``). Its counters (``producer.stats.Stats``) are copied as
+``ProducerCounters`` to ``<state dir>/stats/producer.json`` four times a second, for the
+supervisor's progress line and ``cryptotrades status``.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import sys
 import threading
-from pathlib import Path
+import time
+from typing import Any
 
 from contract.errors import CryptotradesError
 from onebox import child
-from onebox.stats import StatsFile, stats_path
+from onebox.stages import PRODUCER, ProducerCounters, ProducerStageSettings
+from onebox.stats import StatsFile
 from producer.errors import ProducerError
 from producer.service import run
 from producer.settings import ProducerSettings
@@ -26,8 +28,37 @@ from producer.stats import Stats
 
 logger = logging.getLogger(__name__)
 
-STAGE = "producer"
 REPORT_EVERY_S = 0.25
+
+
+def counters_of(stats: Stats, state: str) -> ProducerCounters:
+    """The producer's own counters, as the one-box reports them."""
+    return ProducerCounters(
+        state=state,
+        received=stats.received,
+        duplicates=stats.duplicates,
+        gaps=stats.gaps,
+        backfilled=stats.backfilled,
+        holes=stats.holes,
+        hole_trades=stats.hole_trades,
+        produced=stats.produced,
+        delivery_failures=stats.delivery_failures,
+        producer_restarts=stats.producer_restarts,
+        reconnects=stats.reconnects,
+        rotations=stats.rotations,
+        server_shutdowns=stats.server_shutdowns,
+        bad_frames=stats.bad_frames,
+        rest_requests=stats.rest_requests,
+        rest_rate_limited=stats.rest_rate_limited,
+        buffer_full_waits=stats.buffer_full_waits,
+        pending=stats.pending,
+        connected=stats.connected,
+        connections_open=stats.connections_open,
+        running=stats.running,
+        uptime=round(time.time() - stats.started_at, 1),
+        released=dict(stats.released),
+        confirmed=dict(stats.confirmed),
+    )
 
 
 async def produce(settings: ProducerSettings, stop: threading.Event, stats_file: StatsFile) -> None:
@@ -37,9 +68,7 @@ async def produce(settings: ProducerSettings, stop: threading.Event, stats_file:
 
     async def report() -> None:
         while True:
-            stats_file.update(
-                force=True, state="running" if stats.running else "starting", **stats.snapshot()
-            )
+            stats_file.write(counters_of(stats, "running" if stats.running else "starting"), force=True)
             if stop.is_set():
                 stopping.set()
             await asyncio.sleep(REPORT_EVERY_S)
@@ -49,48 +78,36 @@ async def produce(settings: ProducerSettings, stop: threading.Event, stats_file:
         await run(settings, stopping, stats)
     finally:
         reporter.cancel()
-        stats_file.update(force=True, state="stopped", **stats.snapshot())
+        stats_file.write(counters_of(stats, "stopped"), force=True)
+
+
+def producer_settings(given: ProducerStageSettings) -> ProducerSettings:
+    """The producer's own settings: its environment, with what the one-box sets over it."""
+    overrides: dict[str, Any] = {
+        "kafka_bootstrap": given.kafka_bootstrap,
+        "topic": given.topic,
+        "state_file": given.state_file,
+        "health_address": "",  # the one-box reads the counters from the stats file instead
+    }
+    if given.ws_url:
+        overrides.update(binance_ws_url=given.ws_url, binance_rest_url=given.rest_url)
+    if given.symbols:
+        overrides["symbols"] = given.symbols
+    if given.state_file_only:
+        overrides["resume_from_kafka"] = False
+    return ProducerSettings.from_env(**overrides)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m onebox.producer_stage", description=__doc__.split("\n\n")[0]
-    )
-    parser.add_argument("--kafka-bootstrap", required=True)
-    parser.add_argument("--topic", required=True)
-    parser.add_argument("--state-file", type=Path, required=True, help="the producer's last agg ids")
-    parser.add_argument("--ws-url", help="Binance's WebSocket base URL (a replay's fake); default Binance")
-    parser.add_argument("--rest-url", help="Binance's REST base URL (a replay's fake); default Binance")
-    parser.add_argument("--symbol", action="append", default=[], help="a market to follow (repeatable)")
-    parser.add_argument(
-        "--state-file-only",
-        action="store_true",
-        help="resume from the state file alone, not the topic's tail (a replay, whose state file says all)",
-    )
-    child.add_stage_arguments(parser)
-    args = parser.parse_args(argv)
-    stop = child.begin(args)
-    overrides = {
-        "kafka_bootstrap": args.kafka_bootstrap,
-        "topic": args.topic,
-        "state_file": args.state_file,
-        "health_address": "",  # the one-box reads the counters from the stats file instead
-    }
-    if args.ws_url:
-        overrides.update(binance_ws_url=args.ws_url, binance_rest_url=args.rest_url)
-    if args.symbol:
-        overrides["symbols"] = tuple(args.symbol)
-    if args.state_file_only:
-        overrides["resume_from_kafka"] = False
+    stage = child.begin(PRODUCER, argv, __doc__)
     try:
-        settings = ProducerSettings.from_env(**overrides)
+        settings = producer_settings(stage.settings)
     except CryptotradesError as exc:
         logger.error("%s", exc)
         return 2
-    stats_file = StatsFile(stats_path(args.state_dir, STAGE), args.run_id)
-    stats_file.update(force=True, state="starting")
+    stage.report(ProducerCounters(state="starting"), force=True)
     try:
-        asyncio.run(produce(settings, stop, stats_file))
+        asyncio.run(produce(settings, stage.stop, stage.stats))
     except ProducerError as exc:
         logger.error("the producer stopped: %s", exc)
         return 1

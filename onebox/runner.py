@@ -2,8 +2,9 @@
 
 On AWS, S3 invokes the aggregator Lambda with each ObjectCreated event. Here the bucket
 sends the same notifications to an SQS queue (``onebox.aws_endpoint.prepare``), and this
-process receives them and calls ``lambda_aggregator.handler.lambda_handler`` with the event
-exactly as delivered (the message body), in a process whose environment is the function's
+process receives them and calls the function's handler (``contract.pipeline.AGGREGATOR_HANDLER``,
+loaded by name as the Lambda runtime loads it) with the event exactly as delivered (the
+message body), in a process whose environment is the function's
 (``CRYPTOTRADES_DB_URL``, ``POWERTOOLS_*``, ``AWS_ENDPOINT_URL_S3``), as the Lambda runtime
 would. S3's ``s3:TestEvent`` (sent once when the notification is configured) is not an
 object and is dropped, as AWS never hands it to a Lambda either.
@@ -17,7 +18,7 @@ waiting for a retry are dead-lettered then, with the reason, so none is lost sil
 
 from __future__ import annotations
 
-import argparse
+import importlib
 import json
 import logging
 import math
@@ -36,25 +37,15 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from onebox import child
-from onebox.stats import StatsFile, stats_path
+from onebox.stages import DEAD_LETTERS_FILE, RUNNER, RetryPolicy, RunnerCounters
+from onebox.stats import StatsFile
 from producer.timing import backoff_delay
 
 logger = logging.getLogger(__name__)
 
-STAGE = "runner"
-DEAD_LETTERS_FILE = "dead-letters.jsonl"
 FUNCTION_NAME = "cryptotrades-aggregator-onebox"
 TIMEOUT_S = 120  # the deployed function's timeout, for get_remaining_time_in_millis
 RECEIVE_WAIT_S = 1  # long poll, short enough to notice a stop within a second
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """How failed events are retried: at most ``max_tries`` deliveries, delays doubling."""
-
-    max_tries: int = 6
-    base_s: float = 1.0
-    cap_s: float = 30.0
 
 
 def next_step(tries: int, policy: RetryPolicy, jitter: float) -> int | None:
@@ -122,19 +113,10 @@ class Runner:
         self.stats = stats
         self.stop = stop
         self.failing: dict[str, Failing] = {}  # by SQS message id
-        self.counts = {
-            "events": 0,
-            "objects": 0,
-            "failures": 0,
-            "dead_letters": 0,
-            "test_events": 0,
-            "trades": 0,
-            "rejected": 0,
-            "duplicates": 0,
-        }
+        self.counters = RunnerCounters(state="running")
 
     def run(self) -> None:
-        self._report(force=True, state="running")
+        self._report(force=True)
         while not self.stop.is_set():
             try:
                 messages = self.sqs.receive_message(
@@ -149,40 +131,43 @@ class Runner:
                 continue
             for message in messages:  # the ones in hand are finished even when told to stop
                 self._handle(message)
-            self._report(waiting_retry=len(self.failing))
+            self._report()
         for message_id, failing in list(self.failing.items()):
             self._dead_letter(message_id, None, failing, "the run stopped before a try succeeded")
-        self._report(force=True, state="stopped", waiting_retry=0)
+        self.counters.state = "stopped"
+        self._report(force=True)
 
     def _handle(self, message: dict[str, Any]) -> None:
         message_id = message["MessageId"]
         body = message["Body"]
         event = json.loads(body)
         if event.get("Event") == "s3:TestEvent":
-            self.counts["test_events"] += 1
+            self.counters.test_events += 1
             self._delete(message)
             return
         keys = [r.get("s3", {}).get("object", {}).get("key", "?") for r in event.get("Records", [])]
         tries = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
         context = LambdaContext(message_id, self.region, time.time() + TIMEOUT_S)
-        self.counts["events"] += 1
+        self.counters.events += 1
         try:
             result = self.handler(event, context)
         except Exception as exc:  # the Lambda runtime's boundary: any error fails the event
             self._failed(message, keys, tries, exc)
             return
         self.failing.pop(message_id, None)
-        for summary in (result or {}).get("objects", []):
-            self.counts["objects"] += 1
-            self.counts["trades"] += int(summary.get("accepted", 0))
-            self.counts["rejected"] += int(summary.get("rejected", 0))
-            self.counts["duplicates"] += int(summary.get("duplicates", 0))
+        for summary in (result or {}).get("objects", []):  # the handler's answer, as Lambda returns it
+            self.counters.objects += 1
+            self.counters.trades += int(summary.get("accepted", 0))
+            self.counters.rejected += int(summary.get("rejected", 0))
+            self.counters.duplicates += int(summary.get("duplicates", 0))
         self._delete(message)
-        self._report(last_object=keys[-1] if keys else None)
+        if keys:
+            self.counters.last_object = keys[-1]
+        self._report()
 
     def _failed(self, message: dict[str, Any], keys: list[str], tries: int, exc: Exception) -> None:
         message_id = message["MessageId"]
-        self.counts["failures"] += 1
+        self.counters.failures += 1
         error = f"{type(exc).__name__}: {exc}"
         failing = self.failing.setdefault(message_id, Failing(message["Body"], keys, tries, error))
         failing.tries, failing.error = tries, error
@@ -206,7 +191,7 @@ class Runner:
             logger.warning(
                 "could not delay the retry of %s: %s (it comes back after the queue's default)", keys, exc2
             )
-        self._report(force=True, waiting_retry=len(self.failing))
+        self._report(force=True)
 
     def _dead_letter(
         self, message_id: str, message: dict[str, Any] | None, failing: Failing, why: str
@@ -238,7 +223,7 @@ class Runner:
         if message is not None:
             self._delete(message)
         self.failing.pop(message_id, None)
-        self.counts["dead_letters"] += 1
+        self.counters.dead_letters += 1
         logger.error("dead letter: the event for %s %s; last error: %s", failing.keys, why, failing.error)
         self._report(force=True)
 
@@ -249,8 +234,9 @@ class Runner:
             # It comes back and is handled again: the handler's ledger makes that a no-op.
             logger.warning("could not delete message %s: %s", message["MessageId"], exc)
 
-    def _report(self, *, force: bool = False, **values: Any) -> None:
-        self.stats.update(force=force, **self.counts, **values)
+    def _report(self, *, force: bool = False) -> None:
+        self.counters.waiting_retry = len(self.failing)
+        self.stats.write(self.counters, force=force)
 
 
 def sqs_client(region: str) -> Any:
@@ -262,34 +248,25 @@ def sqs_client(region: str) -> Any:
     )
 
 
+def load_handler(name: str) -> Callable[[dict[str, Any], Any], Any]:
+    """``module.function`` -> the function, imported as the Lambda runtime imports its handler."""
+    module, _, function = name.rpartition(".")
+    return getattr(importlib.import_module(module), function)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m onebox.runner", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--queue-url", required=True)
-    parser.add_argument("--dead-letter-queue-url")
-    parser.add_argument("--region", required=True)
-    parser.add_argument("--max-tries", type=int, default=RetryPolicy.max_tries)
-    parser.add_argument(
-        "--retry-base", type=float, default=RetryPolicy.base_s, help="seconds before the first retry"
-    )
-    parser.add_argument(
-        "--retry-cap", type=float, default=RetryPolicy.cap_s, help="longest wait between tries"
-    )
-    child.add_stage_arguments(parser)
-    args = parser.parse_args(argv)
-    stop = child.begin(args)
-
-    from lambda_aggregator.handler import lambda_handler  # the function's code, loaded as Lambda would
-
+    stage = child.begin(RUNNER, argv, __doc__)
+    settings = stage.settings
     runner = Runner(
-        sqs_client(args.region),
-        lambda_handler,
-        queue_url=args.queue_url,
-        dead_letter_queue_url=args.dead_letter_queue_url,
-        dead_letters=args.state_dir / DEAD_LETTERS_FILE,
-        policy=RetryPolicy(args.max_tries, args.retry_base, args.retry_cap),
-        region=args.region,
-        stats=StatsFile(stats_path(args.state_dir, STAGE), args.run_id),
-        stop=stop,
+        sqs_client(settings.region),
+        load_handler(settings.handler),
+        queue_url=settings.queue_url,
+        dead_letter_queue_url=settings.dead_letter_queue_url,
+        dead_letters=stage.run.state_dir / DEAD_LETTERS_FILE,
+        policy=settings.policy,
+        region=settings.region,
+        stats=stage.stats,
+        stop=stage.stop,
     )
     runner.run()
     return 0

@@ -7,60 +7,88 @@ the real thing instead: ``--kafka``, ``--s3-endpoint`` (``aws`` for AWS itself),
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from contract.pipeline import BUCKET_ENV as BUCKET
 from contract.pipeline import DB_URL_ENV as DB_URL
-from contract.pipeline import ONEBOX_DIR
+from contract.pipeline import KAFKA_BOOTSTRAP_ENV as KAFKA
+from contract.pipeline import ONEBOX_DB_FILE, ONEBOX_DIR
+from contract.pipeline import REGION_ENV as REGION
+from contract.settings import BOOTSTRAP_EXPECTED, Settings, bootstrap_servers, setting
+from dashboard.settings import PORT_ENV as DASHBOARD_PORT
 from onebox.errors import SettingsError
+from onebox.stages import MAX_TRIES as DEFAULT_MAX_TRIES
+from onebox.stages import RETRY_BASE_S, RETRY_CAP_S
 from onebox.vector_config import DEFAULT_PATH as DEFAULT_VECTOR_CONFIG
 
-# Env var names, each named once. Where a name is shared with another service it means the
-# same thing there (the aggregator's database, Vector's broker and bucket, the AWS region).
+# Env var names of the one-box's own settings, each named once. Those shared with another
+# service (the database, Vector's broker and bucket, the AWS region, the dashboard's port) are
+# theirs.
 STATE_DIR = "CRYPTOTRADES_ONEBOX_DIR"
-KAFKA = "CRYPTOTRADES_KAFKA_BOOTSTRAP"
 S3_ENDPOINT = "CRYPTOTRADES_S3_ENDPOINT"
-BUCKET = "CRYPTOTRADES_BUCKET"
 QUEUE_URL = "CRYPTOTRADES_QUEUE_URL"
-REGION = "AWS_REGION"
 VECTOR_CONFIG = "CRYPTOTRADES_VECTOR_CONFIG"
-DASHBOARD_PORT = "CRYPTOTRADES_DASHBOARD_PORT"
 MAX_TRIES = "CRYPTOTRADES_ONEBOX_MAX_TRIES"
 
 REAL_AWS = "aws"  # --s3-endpoint aws: AWS itself, with the default credential chain
-_HOST_PORT = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
 @dataclass(frozen=True, slots=True)
-class OneboxSettings:
+class OneboxSettings(Settings):
     """What ``cryptotrades run`` and ``status`` need to know."""
 
-    state_dir: Path = Path(ONEBOX_DIR)
-    db_url: str | None = None  # None: SQLite in the state directory
-    kafka: str | None = None  # None: the embedded broker
-    s3_endpoint: str | None = None  # None: embedded moto; a URL; or "aws"
-    bucket: str = "cryptotrades-onebox"
-    queue_url: str | None = None  # the notification queue, with --s3-endpoint aws
-    region: str = "eu-west-1"
-    vector_config: Path = DEFAULT_VECTOR_CONFIG
-    replay: Path | None = None
-    speed: float = 1.0
-    symbol: str | None = None  # market of a replayed CSV whose name does not say it
-    until_drained: bool = False
-    dashboard: bool = True
-    dashboard_port: int = 0
-    max_tries: int = 6
-    retry_base_s: float = 1.0
-    retry_cap_s: float = 30.0
-    drain_timeout_s: float = 300.0  # how long a stop waits for the work in flight
+    # source
+    replay: Path | None = setting(None, help="Binance aggTrades CSV or captured ndjson")
+    speed: float = setting(1.0, help="replay speed: 1 real time, 60 an hour a minute, 0 flat out")
+    symbol: str | None = setting(
+        None, help="market of a replayed CSV whose name does not say it, e.g. BTCUSDT"
+    )
+    until_drained: bool = setting(
+        False, help="with --replay: stop once every replayed trade is in the database, and print a summary"
+    )
+    # where each stage is
+    state_dir: Path = setting(
+        Path(ONEBOX_DIR), env=STATE_DIR, help="logs, counters, dead letters and the SQLite database"
+    )
+    db_url: str | None = setting(
+        None,
+        env=DB_URL,
+        flag="--db",
+        help="sqlite:///path.db or mysql://user:pw@host:port/db (default: SQLite in the state directory)",
+    )
+    kafka: str | None = setting(
+        None,
+        env=KAFKA,
+        parse=bootstrap_servers,
+        expected=BOOTSTRAP_EXPECTED,
+        help="a real broker's host:port instead of the embedded one",
+    )
+    s3_endpoint: str | None = setting(
+        None, env=S3_ENDPOINT, help="an S3/SQS endpoint URL instead of embedded moto, or 'aws'"
+    )
+    bucket: str = setting("cryptotrades-onebox", env=BUCKET, help="bucket name")
+    queue_url: str | None = setting(
+        None, env=QUEUE_URL, help="with --s3-endpoint aws: the notification queue"
+    )
+    region: str = setting("eu-west-1", env=REGION, help="AWS region")
+    vector_config: Path = setting(
+        DEFAULT_VECTOR_CONFIG, env=VECTOR_CONFIG, help="the Vector file the sink follows"
+    )
+    dashboard: bool = setting(True, help="the dashboard beside the pipeline")
+    dashboard_port: int = setting(0, env=DASHBOARD_PORT, help="port of the dashboard, 0 for any free one")
+    # failed S3 events
+    max_tries: int = setting(DEFAULT_MAX_TRIES, env=MAX_TRIES, help="tries before an event is dead-lettered")
+    retry_base_s: float = setting(RETRY_BASE_S, flag="--retry-base", help="seconds before the first retry")
+    retry_cap_s: float = setting(RETRY_CAP_S, flag="--retry-cap", help="longest wait between tries")
+    drain_timeout_s: float = setting(
+        300.0, flag="--drain-timeout", help="how long a stop waits for work in flight"
+    )
     progress_interval_s: float = 1.0
     log_level: str = "INFO"
-    extra_env: tuple[tuple[str, str], ...] = field(default=())  # passed to every stage (tests)
+    extra_env: tuple[tuple[str, str], ...] = ()  # passed to every stage (tests)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "state_dir", Path(self.state_dir))
@@ -75,8 +103,11 @@ class OneboxSettings:
             )
         if self.until_drained and self.replay is None:
             raise SettingsError("--until-drained needs --replay FILE: a live stream never drains")
-        if self.kafka is not None and not all(_HOST_PORT.match(b.strip()) for b in self.kafka.split(",")):
-            raise SettingsError(f"{KAFKA}={self.kafka!r}: expected host:port[,host:port...]")
+        if self.kafka is not None:
+            try:
+                bootstrap_servers(self.kafka)
+            except ValueError:
+                raise SettingsError(f"{KAFKA}={self.kafka!r}: expected {BOOTSTRAP_EXPECTED}") from None
         if self.s3_endpoint not in (None, REAL_AWS) and not str(self.s3_endpoint).startswith(
             ("http://", "https://")
         ):
@@ -104,7 +135,7 @@ class OneboxSettings:
 
     @property
     def database_url(self) -> str:
-        return self.db_url or f"sqlite:///{(self.state_dir / 'cryptotrades.db').absolute()}"
+        return self.db_url or f"sqlite:///{(self.state_dir / ONEBOX_DB_FILE).absolute()}"
 
     @property
     def embedded_kafka(self) -> bool:
@@ -113,29 +144,3 @@ class OneboxSettings:
     @property
     def embedded_aws(self) -> bool:
         return self.s3_endpoint is None
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> OneboxSettings:
-        """The environment over the defaults, and ``overrides`` (flags that were given) over both."""
-        env = os.environ if env is None else env
-        values: dict[str, Any] = {}
-        for name, attribute, convert in (
-            (STATE_DIR, "state_dir", Path),
-            (DB_URL, "db_url", str),
-            (KAFKA, "kafka", str),
-            (S3_ENDPOINT, "s3_endpoint", str),
-            (BUCKET, "bucket", str),
-            (QUEUE_URL, "queue_url", str),
-            (REGION, "region", str),
-            (VECTOR_CONFIG, "vector_config", Path),
-            (DASHBOARD_PORT, "dashboard_port", int),
-            (MAX_TRIES, "max_tries", int),
-        ):
-            text = env.get(name, "").strip()
-            if text:
-                try:
-                    values[attribute] = convert(text)
-                except ValueError:
-                    raise SettingsError(f"{name}={text!r}: expected a whole number") from None
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)

@@ -21,7 +21,6 @@ when a replay is all in Kafka, so its last minutes need not wait for the batch t
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import random
@@ -31,24 +30,24 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 import boto3
 import confluent_kafka
+import msgspec
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from onebox import child, vector_config
 from onebox.batches import Batch, Batcher, KeyRenderer, Slot, body, commit_positions
 from onebox.errors import OneboxError, StageError
-from onebox.stats import StatsFile, stats_path
+from onebox.stages import SINK, SinkCounters
+from onebox.stats import StatsFile
 from onebox.vector_config import SinkPlan
 from producer.timing import backoff_delay
 
 logger = logging.getLogger(__name__)
 
-STAGE = "sink"
 CONSUME_BATCH = 5000  # records per consume() call: amortises the call, small beside a minute
 RETRY_BASE_S = 0.5
 RETRY_CAP_S = 10.0
@@ -93,7 +92,12 @@ class Sink:
         self.stop_targets: dict[Slot, int] | None = None  # the topic's end when told to stop
         self.stop_deadline: float | None = None
         self.last_commit = 0.0
-        self.counts = {"consumed": 0, "bytes": 0, "objects": 0, "records_stored": 0, "put_failures": 0}
+        self.counters = SinkCounters(state="starting")
+
+    @property
+    def counts(self) -> dict[str, Any]:
+        """The counters as a plain dict (for messages and tests that name them)."""
+        return msgspec.structs.asdict(self.counters)
 
     # -- the loop ---------------------------------------------------------------------
 
@@ -114,11 +118,12 @@ class Sink:
         for batch in self.batcher.close_all():
             self._store(batch)
         self._commit(force=True)
-        self._report(force=True, state="stopped")
+        self.counters.state = "stopped"
+        self._report(force=True)
         logger.info(
             "stopped: %d records consumed, %d objects written, offsets committed %s",
-            self.counts["consumed"],
-            self.counts["objects"],
+            self.counters.consumed,
+            self.counters.objects,
             _describe(self.committed),
         )
 
@@ -151,7 +156,8 @@ class Sink:
             self.plan.group_id,
             _describe(self.consumed),
         )
-        self._report(force=True, state="running")
+        self.counters.state = "running"
+        self._report(force=True)
 
     def _wait_for_partitions(self) -> list[Slot]:
         """The topics' partitions, once the topics exist (the producer may create them later)."""
@@ -173,7 +179,7 @@ class Sink:
         timeout = 0.5 if deadline is None else max(0.0, min(0.5, deadline - self.clock()))
         records = self.consumer.consume(num_messages=CONSUME_BATCH, timeout=timeout)
         now = self.clock()
-        counts = self.counts
+        counters = self.counters
         for record in records:
             error = record.error()
             if error is not None:
@@ -187,8 +193,8 @@ class Sink:
             slot = (record.topic(), record.partition())
             offset = record.offset()
             self.consumed[slot] = offset + 1
-            counts["consumed"] += 1
-            counts["bytes"] += len(value)
+            counters.consumed += 1
+            counters.bytes += len(value)
             full = self.batcher.add(self.keys.prefix(timestamp), value, slot, offset, now)
             if full is not None:
                 self._store(full)
@@ -234,7 +240,7 @@ class Sink:
                 break
             except (BotoCoreError, ClientError) as exc:
                 attempt += 1
-                self.counts["put_failures"] += 1
+                self.counters.put_failures += 1
                 if self.stop.is_set() and self._past_grace():
                     raise GaveUpError(
                         f"s3://{self.plan.bucket}/{key}: put failed {attempt} times and the sink was told "
@@ -253,9 +259,10 @@ class Sink:
                 )
                 self._report(force=True)
                 time.sleep(wait)
-        self.counts["objects"] += 1
-        self.counts["records_stored"] += len(batch.lines)
-        self._report(last_key=key)
+        self.counters.objects += 1
+        self.counters.records_stored += len(batch.lines)
+        self.counters.last_key = key
+        self._report()
         logger.info(
             "stored s3://%s/%s: %d records, %d bytes", self.plan.bucket, key, len(batch.lines), len(data)
         )
@@ -277,16 +284,13 @@ class Sink:
         self.committed.update(changed)
         logger.debug("committed %s", _describe(changed))
 
-    def _report(self, *, force: bool = False, **values: Any) -> None:
-        self.stats.update(
-            force=force,
-            **self.counts,
-            open_batches=len(self.batcher.open),
-            pending=self.batcher.pending_records,
-            committed=sum(self.committed.values()),
-            uncommitted=sum(self.consumed.values()) - sum(self.committed.values()),
-            **values,
-        )
+    def _report(self, *, force: bool = False) -> None:
+        counters = self.counters
+        counters.open_batches = len(self.batcher.open)
+        counters.pending = self.batcher.pending_records
+        counters.committed = sum(self.committed.values())
+        counters.uncommitted = sum(self.consumed.values()) - counters.committed
+        self.stats.write(counters, force=force)
 
 
 def _describe(offsets: Mapping[Slot, int]) -> str:
@@ -321,29 +325,24 @@ def s3_client(plan: SinkPlan) -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m onebox.sink", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--vector-config", type=Path, default=vector_config.DEFAULT_PATH)
-    child.add_stage_arguments(parser)
-    args = parser.parse_args(argv)
-    stop = child.begin(args)
+    stage = child.begin(SINK, argv, __doc__)
     flush = threading.Event()
     child.stop_on_signals(flush, signal.SIGUSR1)
+    path = stage.settings.vector_config
     try:
-        plan = vector_config.sink_plan(
-            vector_config.load(args.vector_config, os.environ), where=str(args.vector_config)
-        )
+        plan = vector_config.sink_plan(vector_config.load(path, os.environ), where=str(path))
     except OneboxError as exc:
         logger.error("%s", exc)
         return 2
     consumer = confluent_kafka.Consumer(consumer_config(plan))
-    stats = StatsFile(stats_path(args.state_dir, STAGE), args.run_id)
-    stats.update(force=True, state="starting")
-    sink = Sink(plan, consumer, s3_client(plan), stats, stop=stop, flush=flush)
+    stage.report(SinkCounters(state="starting"), force=True)
+    sink = Sink(plan, consumer, s3_client(plan), stage.stats, stop=stage.stop, flush=flush)
     try:
         sink.run()
     except GaveUpError as exc:
         logger.error("%s", exc)
-        sink._report(force=True, state="gave up")
+        sink.counters.state = "gave up"
+        sink._report(force=True)
         return EXIT_NOT_STORED
     except StageError as exc:
         logger.error("%s", exc)

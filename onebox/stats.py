@@ -1,4 +1,4 @@
-"""Each stage's counters, kept in a small JSON file that the supervisor and ``status`` read.
+"""Each stage's counters (``onebox.stages``), kept in a small JSON file the supervisor and ``status`` read.
 
 A stage writes ``<state dir>/stats/<stage>.json`` atomically (a rename), at most a few times
 a second and once more when it stops, so a reader never sees half a file and the last run's
@@ -7,11 +7,16 @@ numbers outlive it.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
+
+import msgspec
+
+from onebox.stages import StageCounters
+
+C = TypeVar("C", bound=StageCounters)
 
 
 def stats_path(state_dir: Path, stage: str) -> Path:
@@ -19,31 +24,31 @@ def stats_path(state_dir: Path, stage: str) -> Path:
 
 
 class StatsFile:
-    """One stage's counters; ``update`` writes at most every ``min_interval_s``."""
+    """One stage's counters file; ``write`` writes at most every ``min_interval_s`` unless forced."""
 
     def __init__(self, path: Path, run_id: str, *, min_interval_s: float = 0.25) -> None:
         self.path = path
-        self.values: dict[str, Any] = {"run_id": run_id, "pid": os.getpid()}
+        self.run_id = run_id
         self.min_interval_s = min_interval_s
         self._written = 0.0
         path.parent.mkdir(parents=True, exist_ok=True)
 
-    def update(self, *, force: bool = False, **values: Any) -> None:
-        self.values.update(values)
+    def write(self, counters: StageCounters, *, force: bool = False) -> None:
         now = time.monotonic()
-        if force or now - self._written >= self.min_interval_s:
-            self._written = now
-            self.values["updated"] = time.time()
-            temporary = self.path.with_suffix(f".{os.getpid()}.tmp")
-            temporary.write_text(json.dumps(self.values, sort_keys=True))
-            temporary.replace(self.path)
+        if not force and now - self._written < self.min_interval_s:
+            return
+        self._written = now
+        counters.run_id, counters.pid, counters.updated = self.run_id, os.getpid(), time.time()
+        temporary = self.path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_bytes(msgspec.json.encode(counters, order="sorted"))
+        temporary.replace(self.path)
 
 
-def read_stats(path: Path) -> dict[str, Any] | None:
+def read_counters(path: Path, kind: type[C]) -> C | None:
     """The stage's last counters, or None if it never wrote any."""
     try:
-        return json.loads(path.read_text())
+        return msgspec.json.decode(path.read_bytes(), type=kind)
     except FileNotFoundError:
         return None
-    except (OSError, ValueError):
+    except (OSError, msgspec.DecodeError):
         return None  # a file from an older layout; the next write replaces it

@@ -12,14 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from minutes.aggregate import MinuteRow, minute_ms
 from minutes.store import LedgerTotals, Store
-from onebox.runner import DEAD_LETTERS_FILE
-from onebox.stats import read_stats, stats_path
+from onebox import stages
+from onebox.stages import DEAD_LETTERS_FILE, StageCounters
+from onebox.stats import read_counters, stats_path
 
-STAGES = ("broker", "aws", "replay", "producer", "sink", "runner", "dashboard")
 _COUNT_TRADES = "SELECT COUNT(*) FROM agg_trades WHERE symbol = ? AND agg_id BETWEEN ? AND ?"
 _NEWEST_TIMES = "SELECT TIME FROM trade_minutes ORDER BY TIME DESC LIMIT ?"
 
@@ -50,13 +49,13 @@ def stored_trades(store: Store, symbol: str, first_id: int, last_id: int) -> int
     return int(count)
 
 
-def stage_stats(state_dir: Path) -> dict[str, dict[str, Any]]:
+def stage_stats(state_dir: Path) -> dict[str, StageCounters]:
     """Each stage's counters of the last run, by stage."""
     found = {}
-    for stage in STAGES:
-        values = read_stats(stats_path(state_dir, stage))
-        if values is not None:
-            found[stage] = values
+    for kind in stages.ALL:
+        counters = read_counters(stats_path(state_dir, kind.name), kind.counters)
+        if counters is not None:
+            found[kind.name] = counters
     return found
 
 
@@ -95,27 +94,17 @@ def ledger_text(totals: LedgerTotals) -> str:
     )
 
 
-def stages_text(stats: Mapping[str, Mapping[str, Any]]) -> list[str]:
+def stages_text(stats: Mapping[str, StageCounters]) -> list[str]:
     """One line per stage that has counters, with the counters that matter for it."""
-    wanted = {
-        "replay": ("trades", "published", "frames_sent", "rest_trades", "rejected_lines"),
-        "producer": ("received", "produced", "duplicates", "gaps", "backfilled", "bad_frames", "holes"),
-        "sink": ("consumed", "objects", "records_stored", "put_failures", "open_batches", "uncommitted"),
-        "runner": ("events", "objects", "trades", "rejected", "duplicates", "failures", "dead_letters"),
-        "broker": ("bootstrap",),
-        "aws": ("endpoint",),
-        "dashboard": ("url",),
-    }
     lines = []
-    for stage in STAGES:
-        values = stats.get(stage)
-        if not values:
+    for kind in stages.ALL:
+        counters = stats.get(kind.name)
+        if counters is None:
             continue
-        shown = ", ".join(f"{k} {values[k]}" for k in wanted[stage] if k in values)
-        state = values.get("state", "")
-        updated = values.get("updated")
-        when = f" at {datetime.fromtimestamp(updated, tz=UTC):%Y-%m-%d %H:%M:%S} UTC" if updated else ""
-        lines.append(f"  {stage:<9} {state}{when}: {shown}")
+        when = ""
+        if counters.updated:
+            when = f" at {datetime.fromtimestamp(counters.updated, tz=UTC):%Y-%m-%d %H:%M:%S} UTC"
+        lines.append(f"  {kind.name:<9} {counters.state}{when}: {counters.summary()}")
     return lines
 
 

@@ -32,8 +32,9 @@ _REFERENCE = re.compile(
 )
 
 # What Vector documents as the defaults of the aws_s3 sink and kafka source options the sink uses
-# (vector/reference/*.json); the file may leave any of them out.
-_SINK_DEFAULTS: dict[str, Any] = {
+# (vector/reference/*.json, which tests/unit/test_vector_config.py checks these against); the file
+# may leave any of them out.
+SINK_DEFAULTS: dict[str, Any] = {
     "key_prefix": "date=%F",
     "filename_time_format": "%s",
     "filename_append_uuid": True,
@@ -41,7 +42,7 @@ _SINK_DEFAULTS: dict[str, Any] = {
     "batch.timeout_secs": 300.0,
     "batch.max_bytes": 10_000_000,
 }
-_SOURCE_DEFAULTS: dict[str, Any] = {
+SOURCE_DEFAULTS: dict[str, Any] = {
     "auto_offset_reset": "largest",
     "commit_interval_ms": 5000,
     "fetch_wait_max_ms": 100,
@@ -149,8 +150,8 @@ def sink_plan(config: Mapping[str, Any], *, where: str = "vector.toml") -> SinkP
             f"{where}: sinks.{sink_id}.inputs is {sink.get('inputs')!r}; expected [{source_id!r}] "
             "(no transforms between the source and the sink)"
         )
-    get_source = _getter(source, _SOURCE_DEFAULTS)
-    get_sink = _getter(sink, _SINK_DEFAULTS)
+    get_source = _getter(source, SOURCE_DEFAULTS)
+    get_sink = _getter(sink, SINK_DEFAULTS)
 
     def refuse(key: str, value: Any, supported: str) -> VectorConfigError:
         return VectorConfigError(f"{where}: {key} = {value!r}: the one-box sink supports {supported}")

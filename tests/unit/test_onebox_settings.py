@@ -12,10 +12,11 @@ from minutes.aggregate import minute_rows
 from minutes.store import LedgerTotals, redacted
 from onebox import status
 from onebox.errors import SettingsError
-from onebox.pipeline import Progress
+from onebox.progress import Progress
 from onebox.replay import align_delay, expected_ids
-from onebox.runner import LambdaContext, RetryPolicy, next_step
+from onebox.runner import LambdaContext, next_step
 from onebox.settings import OneboxSettings
+from onebox.stages import IdRange, RetryPolicy
 from tests.fixtures.data import sample_trades
 
 
@@ -72,7 +73,7 @@ def test_the_lambda_context_counts_down():
 
 def test_a_replay_expects_each_symbols_distinct_ids():
     trades = sample_trades()
-    assert expected_ids(trades + trades[:10]) == {"BTCUSDT": [3800397495, 3800402494, 5000]}
+    assert expected_ids(trades + trades[:10]) == {"BTCUSDT": IdRange(3800397495, 3800402494, 5000)}
 
 
 def test_a_real_time_replay_starts_on_the_recordings_second_of_the_minute():

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from contract.pipeline import BUCKET_ENV, KAFKA_BOOTSTRAP_ENV, REGION_ENV, TOPIC, TRADES_PREFIX
 from onebox import vector_config
 from onebox.errors import VectorConfigError
 from tests.fixtures import vector_reference
@@ -21,9 +22,9 @@ from tests.fixtures import vector_reference
 VECTOR_TOML = vector_config.DEFAULT_PATH
 # The environment the Kafka host's systemd unit gives Vector (infra/, docs/onebox.md).
 HOST_ENV = {
-    "CRYPTOTRADES_KAFKA_BOOTSTRAP": "10.0.1.5:9092",
-    "CRYPTOTRADES_BUCKET": "cryptotrades-tradesbucket-abc123",
-    "AWS_REGION": "eu-west-1",
+    KAFKA_BOOTSTRAP_ENV: "10.0.1.5:9092",
+    BUCKET_ENV: "cryptotrades-tradesbucket-abc123",
+    REGION_ENV: "eu-west-1",
 }
 
 
@@ -55,12 +56,12 @@ def test_an_unset_variable_stops_vector_as_it_would():
 
 def test_the_file_says_what_the_design_says(config):
     plan = vector_config.sink_plan(config)
-    assert plan.topics == ("cryptotrades",)
-    assert plan.bootstrap_servers == HOST_ENV["CRYPTOTRADES_KAFKA_BOOTSTRAP"]
-    assert plan.bucket == HOST_ENV["CRYPTOTRADES_BUCKET"]
-    assert plan.region == HOST_ENV["AWS_REGION"]
+    assert plan.topics == (TOPIC,)
+    assert plan.bootstrap_servers == HOST_ENV[KAFKA_BOOTSTRAP_ENV]
+    assert plan.bucket == HOST_ENV[BUCKET_ENV]
+    assert plan.region == HOST_ENV[REGION_ENV]
     assert plan.auto_offset_reset == "smallest"  # lag past retention must not skip silently
-    assert plan.key_prefix == "trades/date=%Y-%m-%d/hour=%H/minute=%M/"
+    assert plan.key_prefix == f"{TRADES_PREFIX}date=%Y-%m-%d/hour=%H/minute=%M/"  # the Lambda's trigger
     assert plan.timezone == "UTC"
     assert plan.filename_append_uuid
     assert plan.filename_extension == "ndjson.gz"
@@ -72,6 +73,17 @@ def test_the_file_says_what_the_design_says(config):
     assert config["sinks"][plan.sink_id]["encoding"] == {"codec": "text"}
     assert config["sinks"][plan.sink_id]["framing"] == {"method": "newline_delimited"}
     assert config["sinks"][plan.sink_id]["buffer"]["max_size"] >= 268435488  # Vector's disk minimum
+
+
+@pytest.mark.parametrize(
+    ("table", "defaults"),
+    [("aws_s3_sink", vector_config.SINK_DEFAULTS), ("kafka_source", vector_config.SOURCE_DEFAULTS)],
+)
+def test_the_sinks_copies_of_vectors_defaults_are_vectors_documented_defaults(reference, table, defaults):
+    documented = {
+        key: (reference.tables[table].entry(tuple(key.split("."))) or {}).get("default") for key in defaults
+    }
+    assert documented == defaults
 
 
 def test_every_optional_setting_has_a_comment_saying_why(reference):
