@@ -17,6 +17,7 @@ from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
 from infra.errors import InfraError
+from infra.network import secrets_client_group
 
 DATABASE_NAME = "cryptotrades"
 ADMIN_USER = "cryptotrades_admin"
@@ -46,6 +47,8 @@ class Database(Construct):
         The ``DatabaseInstance``; ``instance.connections`` admits clients.
     secret
         The credentials (attached to the instance, so it holds host, port and dbname too).
+    rotation_security_group
+        The group every rotation of this database's secrets runs in (``security_group=``).
     """
 
     def __init__(
@@ -99,8 +102,20 @@ class Database(Construct):
         if self.instance.secret is None:  # from_generated_secret always makes one
             raise InfraError("the database instance has no generated secret")
         self.secret: secretsmanager.ISecret = self.instance.secret
+        # Every rotation of this database's secrets runs in this group: the rotation admits it to
+        # the database, and it is admitted to the Secrets Manager endpoint here.
+        self.rotation_security_group = secrets_client_group(
+            self,
+            "RotationSecurityGroup",
+            vpc=vpc,
+            endpoint=secrets_endpoint,
+            description="Secret rotation functions: to the database and the Secrets Manager endpoint",
+        )
         self.rotation = self.instance.add_rotation_single_user(
-            automatically_after=Duration.days(30), vpc_subnets=subnets, endpoint=secrets_endpoint
+            automatically_after=Duration.days(30),
+            vpc_subnets=subnets,
+            endpoint=secrets_endpoint,
+            security_group=self.rotation_security_group,
         )
         NagSuppressions.add_resource_suppressions(
             self.instance,

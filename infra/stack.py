@@ -50,8 +50,7 @@ class CryptotradesStack(Stack):
         aggregator = Aggregator(
             self, "Aggregator", package=package, vpc=network.vpc, subnets=network.isolated_subnets
         )
-        for function in (schema.function, aggregator.function):
-            database.secret.grant_read(function)
+        network.grant_secret_read(database.secret, schema.function, aggregator.function)
         database.allow_from(
             schema.function, aggregator.function, description="schema migration and aggregator"
         )

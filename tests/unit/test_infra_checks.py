@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.infra import STACK, Synth
+from tests.fixtures.infra import CONFIGURATIONS, STACK, Synth
 
 # cfn-lint findings we accept, each explained. W3005: the CDK writes an explicit DependsOn on a
 # function's role next to the GetAtt of that role (so the role's policy exists before the
@@ -18,7 +18,7 @@ from tests.fixtures.infra import STACK, Synth
 ACCEPTED_CFN_LINT = {"W3005"}
 
 
-@pytest.fixture(params=["synth_default", "synth_options"])
+@pytest.fixture(params=CONFIGURATIONS)
 def synth(request: pytest.FixtureRequest) -> Synth:
     return request.getfixturevalue(request.param)
 

@@ -21,7 +21,7 @@ import pytest
 
 from infra.kafka_host import HOST_PYTHON, RELEASE_DIR
 from producer.settings import OPTIONS, ProducerSettings
-from tests.fixtures.infra import REPO_ROOT, Synth, flatten
+from tests.fixtures.infra import CONFIGURATIONS, REPO_ROOT, Synth, flatten
 from tests.fixtures.servers import missing_server
 
 HOST = REPO_ROOT / "infra" / "host"
@@ -103,7 +103,7 @@ def test_every_host_script_passes_shellcheck(shellcheck: str) -> None:
     assert result.returncode == 0, result.stdout
 
 
-@pytest.mark.parametrize("configuration", ["synth_default", "synth_options"])
+@pytest.mark.parametrize("configuration", CONFIGURATIONS)
 def test_the_user_data_passes_shellcheck(
     configuration: str, shellcheck: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
