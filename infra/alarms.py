@@ -16,7 +16,6 @@ from aws_cdk import aws_rds as rds
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
-from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
 from infra.aggregator import MINUTE_ROWS_METRIC, REJECTED_LINES_METRIC
@@ -67,16 +66,6 @@ class PipelineAlarms(Construct):
         if alarm_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
         notify = actions.SnsAction(self.topic)
-        NagSuppressions.add_resource_suppressions(
-            self.topic,
-            [
-                NagPackSuppression(
-                    id="AwsSolutions-SNS2",
-                    reason="Alarm notifications carry only alarm names and states; CloudWatch cannot publish "
-                    "to a topic under the AWS-managed SNS key; a customer key costs more than that is worth",
-                )
-            ],
-        )
 
         def handler_metric(name: str, period: Duration) -> cloudwatch.Metric:
             return cloudwatch.Metric(

@@ -86,15 +86,6 @@ class TradesBucket(Construct):
             ],
             **private,
         )
-        NagSuppressions.add_resource_suppressions(
-            self.access_logs,
-            [
-                NagPackSuppression(
-                    id="AwsSolutions-S1",
-                    reason="This is the access-log bucket: logging it into itself would log each delivery",
-                )
-            ],
-        )
 
     def notify(self, function: lambda_.IFunction) -> None:
         """Invoke ``function`` for each object created under ``trades/`` (and only there)."""
@@ -105,9 +96,13 @@ class TradesBucket(Construct):
         )
 
     def grant_aggregator(self, grantee: iam.IGrantable) -> None:
-        """Read raw objects, write quarantine objects: what the aggregator Lambda does."""
-        self.bucket.grant_read(grantee, f"{TRADES_PREFIX}*")
-        self.bucket.grant_put(grantee, f"{REJECTED_PREFIX}*")
+        """Read raw objects, write quarantine objects: the two S3 calls the aggregator makes.
+
+        Exactly ``s3:GetObject`` under ``trades/`` and ``s3:PutObject`` under ``rejected/``: no
+        listing, no bucket-level reads, no deletes (``grant_read``/``grant_put`` would add those).
+        """
+        self._grant(grantee, "s3:GetObject", TRADES_PREFIX)
+        self._grant(grantee, "s3:PutObject", REJECTED_PREFIX)
         _suppress_prefix_wildcards(
             grantee,
             (TRADES_PREFIX, REJECTED_PREFIX),
@@ -117,7 +112,7 @@ class TradesBucket(Construct):
 
     def grant_writer(self, grantee: iam.IGrantable) -> None:
         """Put objects under ``trades/``: what Vector on the Kafka host does, and nothing more."""
-        self.bucket.grant_put(grantee, f"{TRADES_PREFIX}*")
+        self._grant(grantee, "s3:PutObject", TRADES_PREFIX)
         _suppress_prefix_wildcards(
             grantee,
             (TRADES_PREFIX,),
@@ -125,9 +120,10 @@ class TradesBucket(Construct):
             "put-only on that prefix",
         )
 
-
-# What grant_read / grant_put put in a policy: action wildcards of the S3 API's own families.
-_GRANT_ACTIONS = ("Action::s3:GetObject*", "Action::s3:GetBucket*", "Action::s3:List*", "Action::s3:Abort*")
+    def _grant(self, grantee: iam.IGrantable, action: str, prefix: str) -> None:
+        iam.Grant.add_to_principal(
+            grantee=grantee, actions=[action], resource_arns=[self.bucket.arn_for_objects(f"{prefix}*")]
+        )
 
 
 def _suppress_prefix_wildcards(grantee: iam.IGrantable, prefixes: tuple[str, ...], reason: str) -> None:
@@ -136,6 +132,6 @@ def _suppress_prefix_wildcards(grantee: iam.IGrantable, prefixes: tuple[str, ...
     ]
     NagSuppressions.add_resource_suppressions(
         grantee,
-        [NagPackSuppression(id="AwsSolutions-IAM5", reason=reason, applies_to=[*_GRANT_ACTIONS, *resources])],
+        [NagPackSuppression(id="AwsSolutions-IAM5", reason=reason, applies_to=resources)],
         apply_to_children=True,
     )

@@ -31,6 +31,20 @@ HOST_PYTHON = "3.11"  # Amazon Linux 2023's python3.11 package
 SIGNAL_TIMEOUT = Duration.minutes(20)
 PRODUCER_REQUIREMENTS = REPO_ROOT / "infra" / "host" / "requirements.txt"
 RELEASE_SOURCES = ("binance", "producer", "vector/vector.toml", "infra/host")
+# What the SSM agent needs for Session Manager and Run Command (AWS's Session Manager guide):
+# these take no resource ARN; ssm:UpdateInstanceInformation is granted on instances separately.
+SESSION_MANAGER_CHANNEL_ACTIONS = [
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+    "ec2messages:AcknowledgeMessage",
+    "ec2messages:DeleteMessage",
+    "ec2messages:FailMessage",
+    "ec2messages:GetEndpoint",
+    "ec2messages:GetMessages",
+    "ec2messages:SendReply",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +249,6 @@ class KafkaHost(Construct):
             # only 5 minutes, and the old host runs until the new one has signalled.
             resource_signal_timeout=SIGNAL_TIMEOUT,
             require_imdsv2=True,
-            ssm_session_permissions=True,
             block_devices=[
                 ec2.BlockDevice(
                     device_name="/dev/xvda",
@@ -256,7 +269,23 @@ class KafkaHost(Construct):
             ),
             *commands,
         )
-        self.release.grant_read(self.role)
+        # The one object the host reads: its own release (not the whole CDK asset bucket).
+        iam.Grant.add_to_principal(
+            grantee=self.role,
+            actions=["s3:GetObject"],
+            resource_arns=[self.release.bucket.arn_for_objects(self.release.s3_object_key)],
+        )
+        # Session Manager (and Run Command, which check-deployment uses) without
+        # AmazonSSMManagedInstanceCore, whose ssm:GetParameter(s) on * would read every parameter.
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=SESSION_MANAGER_CHANNEL_ACTIONS, resources=["*"])
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["ssm:UpdateInstanceInformation"],
+                resources=[Stack.of(self).format_arn(service="ec2", resource="instance", resource_name="*")],
+            )
+        )
         if msk is not None:
             msk.connections.allow_default_port_from(self.instance, "producer and Vector to MSK (TLS)")
             # No grant_* exists for MSK's control plane: the one call install.sh makes, on this cluster.
@@ -286,21 +315,14 @@ class KafkaHost(Construct):
             self.role,
             [
                 NagPackSuppression(
-                    id="AwsSolutions-IAM4",
-                    reason="AmazonSSMManagedInstanceCore is the AWS-maintained minimum for Session Manager, "
-                    "which replaces SSH",
-                    applies_to=["Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore"],
-                ),
-                NagPackSuppression(
                     id="AwsSolutions-IAM5",
-                    reason="The release is read from the CDK asset bucket through its asset's grant_read "
-                    "(the object key is the asset hash)",
+                    reason="Session Manager's channel actions (ssmmessages:*, ec2messages:* by name) have no "
+                    "resource-level permissions; the SSM agent reports itself with "
+                    "ssm:UpdateInstanceInformation on this account's instances only",
                     applies_to=[
-                        "Action::s3:GetBucket*",
-                        "Action::s3:GetObject*",
-                        "Action::s3:List*",
+                        "Resource::*",
                         RegexAppliesTo(
-                            regex=r"/^Resource::arn:(aws|<AWS::Partition>):s3:::cdk-[a-z0-9]+-assets-.*\/\*$/"
+                            regex=r"/^Resource::arn:[^:]+:ec2:[^:]+:<AWS::AccountId>:instance\/\*$/"
                         ),
                     ],
                 ),

@@ -1,4 +1,4 @@
-"""The options: MSK brokers (``synth_msk``); QuickSight, an alarm e-mail, the RDS CA bundle (``synth_quicksight``)."""
+"""The options: MSK (``synth_msk``); QuickSight, an alarm e-mail, the CA bundle (``synth_quicksight``)."""
 
 from __future__ import annotations
 
