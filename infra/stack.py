@@ -83,7 +83,7 @@ class CryptotradesStack(Stack):
             downloads=Downloads(
                 kafka_version=settings.kafka_version,
                 vector_version=settings.vector_version,
-                kafka_sha512=settings.kafka_sha512,
+                kafka_sha512=settings.kafka_digest,
             ),
             msk=msk,
         )

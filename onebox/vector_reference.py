@@ -25,7 +25,13 @@ from onebox.vector_config import REFERENCE_DIR
 TARGET_VERSION = "0.57.0"
 
 # Which fact table describes a component, by its `type`.
-COMPONENT_TABLES = {("sources", "kafka"): "kafka_source", ("sinks", "aws_s3"): "aws_s3_sink"}
+COMPONENT_TABLES = {
+    ("sources", "kafka"): "kafka_source",
+    ("sinks", "aws_s3"): "aws_s3_sink",
+    # The Kafka host's second Vector (infra/host/host-logs.toml); tables taken at tag v0.57.0.
+    ("sources", "journald"): "journald_source",
+    ("sinks", "aws_cloudwatch_logs"): "aws_cloudwatch_logs_sink",
+}
 _COMPONENT_KINDS = ("sources", "sinks", "transforms", "enrichment_tables", "secret")
 
 # Caveats of the reference README, "Caveats (flattening in the generated docs)": the
@@ -98,7 +104,7 @@ def load_reference(directory: Path = REFERENCE_DIR, target: str = TARGET_VERSION
     drift_path = directory / f"drift-{'.'.join(target.split('.')[:2])}.json"
     drift = json.loads(drift_path.read_text()) if drift_path.exists() else {}
     tables = {}
-    for name in ("kafka_source", "aws_s3_sink", "global"):
+    for name in (*COMPONENT_TABLES.values(), "global"):
         facts = json.loads((directory / f"{name}.json").read_text())
         lacks = drift.get(name, {})
         tables[name] = Table(

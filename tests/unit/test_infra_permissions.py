@@ -141,6 +141,7 @@ def host_allowed(f: Facts, stack: Stack) -> list[Call]:
         ("ssmmessages:CreateControlChannel", "*"),
         ("ssmmessages:OpenDataChannel", "*"),
         ("ec2messages:GetMessages", "*"),  # Run Command (check-deployment's health probe)
+        ("cloudformation:SignalResource", stack.ref("AWS::StackId")),  # user data's fallback signal
     ]
     for name in stack.find("AWS::Logs::LogGroup", "/KafkaHost/"):
         stream = stack.get_att(name, "Arn").removesuffix(":*") + ":log-stream:i-0123456789abcdef0/journal"
@@ -167,6 +168,8 @@ def host_denied(f: Facts, stack: Stack) -> list[Call]:
         ("ssm:SendCommand", f"arn:aws:ec2:eu-west-1:{ACCOUNT}:instance/i-0123456789abcdef0"),
         *[("secretsmanager:GetSecretValue", secret) for secret in f.secrets()],
         ("kafka:DeleteCluster", f"arn:aws:kafka:eu-west-1:{ACCOUNT}:cluster/any/1"),
+        ("cloudformation:SignalResource", f"arn:aws:cloudformation:eu-west-1:{ACCOUNT}:stack/Other/1"),
+        ("logs:PutLogEvents", f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:other:log-stream:x"),
     ]
 
 

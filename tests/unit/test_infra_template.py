@@ -231,9 +231,13 @@ def test_a_deploy_waits_for_the_host_to_report_its_install(synth_default: Synth)
     (instance_id, instance) = synth_default.one("AWS::EC2::Instance")
     policy = instance["CreationPolicy"]["ResourceSignal"]
     assert policy["Timeout"] == "PT20M" and policy.get("Count", 1) == 1  # CloudFormation's default count is 1
-    signal = re.search(r"^trap '/opt/aws/bin/cfn-signal (.*)' EXIT$", user_data(synth_default), re.M)
-    assert signal, "the exit status goes to CloudFormation whatever happens"
-    assert signal[1] == f'--exit-code "$?" --stack {STACK} --resource {instance_id} --region eu-west-1'
+    text = user_data(synth_default)
+    assert re.search(r"^trap signal EXIT$", text, re.M), (
+        "the exit status goes to CloudFormation whatever happens"
+    )
+    signal = re.search(r"^ +/opt/aws/bin/cfn-signal (.*)$", text, re.M)
+    assert signal, text
+    assert signal[1] == f'--exit-code "$status" --stack {STACK} --resource {instance_id} --region eu-west-1'
 
 
 def test_the_host_release_holds_the_code_units_and_wheels_for_arm64(synth_default: Synth) -> None:
