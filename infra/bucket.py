@@ -31,6 +31,8 @@ class TradesBucket(Construct):
         Days a quarantine object under ``rejected/`` is kept (small, and worth a longer look).
     access_log_retention_days
         Days server access logs are kept.
+    noncurrent_days
+        Days an overwritten or expired version is kept (the bucket is versioned).
 
     Attributes
     ----------
@@ -48,6 +50,7 @@ class TradesBucket(Construct):
         raw_retention_days: int,
         rejected_retention_days: int = 365,
         access_log_retention_days: int = 90,
+        noncurrent_days: int = 7,
     ) -> None:
         super().__init__(scope, construct_id)
         private = {
@@ -83,7 +86,15 @@ class TradesBucket(Construct):
                 s3.LifecycleRule(
                     id="AbortIncompleteUploads", abort_incomplete_multipart_upload_after=Duration.days(1)
                 ),
+                # Versioned: an object the host writes again (same key) keeps its first bytes for
+                # a week, long enough to notice and replay; expired objects leave no markers.
+                s3.LifecycleRule(
+                    id="ExpireOverwritten",
+                    noncurrent_version_expiration=Duration.days(noncurrent_days),
+                    expired_object_delete_marker=True,
+                ),
             ],
+            versioned=True,
             **private,
         )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, Environment, Stack
 from constructs import Construct
 
+from infra.aggregator import TIMEOUT as AGGREGATOR_TIMEOUT
 from infra.aggregator import Aggregator, lambda_package
 from infra.alarms import PipelineAlarms
 from infra.bucket import TradesBucket
@@ -48,7 +49,12 @@ class CryptotradesStack(Stack):
             self, "Schema", package=package, vpc=network.vpc, subnets=network.isolated_subnets
         )
         aggregator = Aggregator(
-            self, "Aggregator", package=package, vpc=network.vpc, subnets=network.isolated_subnets
+            self,
+            "Aggregator",
+            package=package,
+            vpc=network.vpc,
+            subnets=network.isolated_subnets,
+            reserved_concurrency=settings.aggregator_concurrency,
         )
         network.grant_secret_read(database.secret, schema.function, aggregator.function)
         database.allow_from(
@@ -100,6 +106,7 @@ class CryptotradesStack(Stack):
             service_name=package.service_name,
             database=database.instance,
             kafka_instance=host.instance,
+            timeout=AGGREGATOR_TIMEOUT,
             alarm_email=settings.alarm_email,
         )
 
@@ -114,6 +121,12 @@ class CryptotradesStack(Stack):
                 principal_arn=settings.quicksight_principal,
             )
             database.allow_from(quicksight.connections, description="QuickSight VPC connection")
+            # Its views exist and its way in is open before QuickSight checks the data source
+            # (the data sets hang on the data source): the schema, and the database's group with
+            # its ingress rules.
+            quicksight.data_source.node.add_dependency(
+                schema.resource, *database.instance.connections.security_groups
+            )
             CfnOutput(self, "QuickSightDataSource", value=quicksight.data_source.attr_arn)
 
         suppress_cdk_internals(self)

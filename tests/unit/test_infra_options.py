@@ -143,3 +143,20 @@ def test_with_the_ca_bundle_the_lambda_verifies_the_database(synth_quicksight: S
     assert env["CRYPTOTRADES_DB_CA_FILE"] == "/var/task/rds-ca/bundle.pem"
     bundle = synth_quicksight.asset_dir(function["Properties"]["Code"]["S3Key"])
     assert (bundle / "rds-ca" / "bundle.pem").read_text() == FAKE_CA_BUNDLE
+
+
+def test_quicksight_waits_for_the_schema_and_the_database_ingress(synth_quicksight: Synth) -> None:
+    (schema_id, _) = synth_quicksight.one("Custom::CryptotradesSchema")
+    (_, source) = synth_quicksight.one("AWS::QuickSight::DataSource")
+    (quicksight_group, _) = by_path(synth_quicksight, "AWS::EC2::SecurityGroup", "QuickSight/SecurityGroup")
+    ingress = [
+        name
+        for name, body in synth_quicksight.resources("AWS::EC2::SecurityGroupIngress").items()
+        if body["Properties"]["SourceSecurityGroupId"] == {"Fn::GetAtt": [quicksight_group, "GroupId"]}
+    ]
+    assert len(ingress) == 1
+    assert {schema_id, *ingress} <= set(source["DependsOn"])
+    (source_id, _) = synth_quicksight.one("AWS::QuickSight::DataSource")
+    for data_set in synth_quicksight.resources("AWS::QuickSight::DataSet").values():
+        (table,) = data_set["Properties"]["PhysicalTableMap"].values()
+        assert table["RelationalTable"]["DataSourceArn"] == {"Fn::GetAtt": [source_id, "Arn"]}

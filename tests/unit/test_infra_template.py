@@ -523,3 +523,60 @@ def test_a_new_release_is_a_new_host_and_the_same_release_the_same_host() -> Non
     first = release_id(stack, ["bash install.sh", "KAFKA_VERSION=4.1.1"])
     assert release_id(stack, ["bash install.sh", "KAFKA_VERSION=4.1.1"]) == first
     assert release_id(stack, ["bash install.sh", "KAFKA_VERSION=4.2.0"]) != first
+
+
+# --- issue 9: sized, versioned, watched --------------------------------------------------------
+
+
+def test_the_aggregator_reserves_few_enough_copies_for_a_micro_database(synth_default: Synth) -> None:
+    from infra.aggregator import AGGREGATOR_CONCURRENCY
+
+    reserved = aggregator(synth_default)["Properties"]["ReservedConcurrentExecutions"]
+    assert reserved == AGGREGATOR_CONCURRENCY == 5
+    # db.t4g.micro: max_connections = DBInstanceClassMemory / 12582880 < 1 GiB / 12582880 = 85.
+    micro_connections = 1024**3 // 12582880
+    assert micro_connections == 85
+    # One connection per warm copy; half the slots at least stay for everything else.
+    assert reserved <= micro_connections // 2
+
+
+def test_concurrency_zero_reserves_none() -> None:
+    from infra.settings import InfraSettings
+
+    assert InfraSettings.from_context({"aggregatorConcurrency": "0"}.get, {}).aggregator_concurrency == 0
+
+
+def test_the_bucket_is_versioned_and_expires_overwritten_versions(synth_default: Synth) -> None:
+    bucket_id = logical_id(synth_default, "AWS::S3::Bucket", "Trades/Bucket/")
+    bucket = synth_default.template["Resources"][bucket_id]["Properties"]
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    rules = {rule["Id"]: rule for rule in bucket["LifecycleConfiguration"]["Rules"]}
+    overwritten = rules["ExpireOverwritten"]
+    assert overwritten["NoncurrentVersionExpiration"] == {"NoncurrentDays": 7}
+    assert overwritten["ExpiredObjectDeleteMarker"] is True and "Prefix" not in overwritten
+
+
+def test_throttles_a_near_timeout_and_failed_rotations_alarm(synth_default: Synth) -> None:
+    found = alarms(synth_default)
+    function = {"Ref": logical_id(synth_default, "AWS::Lambda::Function", "Aggregator/Function/Resource")}
+    by_metric = {(a["MetricName"], json.dumps(a["Dimensions"])): a for a in found.values()}
+    throttles = by_metric[("Throttles", json.dumps([{"Name": "FunctionName", "Value": function}]))]
+    assert throttles["Threshold"] == 1 and throttles["Statistic"] == "Sum"
+    duration = by_metric[("Duration", json.dumps([{"Name": "FunctionName", "Value": function}]))]
+    timeout_ms = aggregator(synth_default)["Properties"]["Timeout"] * 1000
+    assert duration["Statistic"] == "Maximum" and duration["Threshold"] == 0.8 * timeout_ms
+    (application,) = synth_default.resources("AWS::Serverless::Application").values()
+    rotation = application["Properties"]["Parameters"]["functionName"]
+    rotation_alarm = by_metric[("Errors", json.dumps([{"Name": "FunctionName", "Value": rotation}]))]
+    assert rotation_alarm["Threshold"] == 1
+    # Every rotation in the template has one (the rule finds rotations added anywhere).
+    rotations = {
+        a["Properties"]["Parameters"]["functionName"]
+        for a in synth_default.resources("AWS::Serverless::Application").values()
+    }
+    alarmed = {
+        a["Dimensions"][0]["Value"]
+        for a in found.values()
+        if a.get("MetricName") == "Errors" and isinstance(a["Dimensions"][0]["Value"], str)
+    }
+    assert rotations <= alarmed
