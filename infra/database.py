@@ -70,7 +70,8 @@ class Database(Construct):
             "Parameters",
             engine=engine,
             description="cryptotrades: TLS required, UTC",
-            parameters={"require_secure_transport": "ON", "time_zone": "UTC"},
+            # "1", not "ON": RDS lists the allowed values of this boolean as 0 and 1.
+            parameters={"require_secure_transport": "1", "time_zone": "UTC"},
         )
         self.instance = rds.DatabaseInstance(
             self,
