@@ -132,6 +132,7 @@ class CryptotradesStack(Stack):
         suppress_cdk_internals(self)
         CfnOutput(self, "TradesBucketName", value=trades.bucket.bucket_name)
         CfnOutput(self, "KafkaHostInstanceId", value=host.instance.instance_id)
+        CfnOutput(self, "KafkaHostLogGroup", value=host.log_group.log_group_name)
         CfnOutput(self, "DatabaseEndpoint", value=database.instance.db_instance_endpoint_address)
         CfnOutput(self, "DatabaseSecretArn", value=database.secret.secret_arn)
         CfnOutput(self, "AggregatorFunctionName", value=aggregator.function.function_name)

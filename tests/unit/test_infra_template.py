@@ -514,7 +514,13 @@ def test_errors_failed_events_and_the_host_have_alarms_that_notify(synth_default
 
 
 def test_the_outputs_say_where_to_look(template: Template) -> None:
-    for name in ("TradesBucketName", "KafkaHostInstanceId", "DatabaseSecretArn", "AlarmTopicArn"):
+    for name in (
+        "TradesBucketName",
+        "KafkaHostInstanceId",
+        "KafkaHostLogGroup",
+        "DatabaseSecretArn",
+        "AlarmTopicArn",
+    ):
         template.has_output(name, {"Value": Match.any_value()})
 
 
