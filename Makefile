@@ -4,7 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv run demo test lint bench clean
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-stamp
+
+.PHONY: venv checkov run demo test lint bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,6 +17,14 @@ $(STAMP): pyproject.toml constraints.txt
 
 venv: $(STAMP)
 
+# checkov pins its own boto3, older than ours: it gets a virtualenv of its own.
+$(CHECKOV_STAMP): requirements-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	touch $(CHECKOV_STAMP)
+
+checkov: $(CHECKOV_STAMP)
+
 # The whole pipeline on this machine against Binance's live stream.
 run: venv
 	$(BIN)/cryptotrades run
@@ -22,7 +33,7 @@ run: venv
 demo: venv
 	$(BIN)/cryptotrades run --replay data/demo/BTCUSDT-aggTrades-2026-01-01_first5000rows.csv --speed 0
 
-test: venv
+test: venv checkov
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
@@ -34,4 +45,4 @@ bench: venv
 	$(BIN)/python bench/aggregate.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache cdk.out data/onebox
+	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache cdk.out data/onebox

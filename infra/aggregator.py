@@ -45,6 +45,15 @@ SERVICE_NAME = AGGREGATOR_SERVICE_NAME
 MINUTE_ROWS_METRIC = "MinuteRowsWritten"  # emitted by lambda_aggregator/handler.py
 REJECTED_LINES_METRIC = "LinesRejected"
 _MANAGED = ("AWSLambdaBasicExecutionRole", "AWSLambdaVPCAccessExecutionRole")
+TIMEOUT = Duration.seconds(120)
+# Reserved concurrency, sized against the database: a db.t4g.micro (1 GiB) allows
+# max_connections = DBInstanceClassMemory / 12582880, at most 85 and fewer in practice (RDS
+# keeps part of the memory for itself). Each warm aggregator holds one connection, and writers
+# of one symbol queue on its lock anyway, so more than a few concurrent copies only hold
+# connections while waiting. 5 leaves room for the schema function, rotations, QuickSight's
+# direct queries and an operator; a burst above it is throttled, and Lambda keeps retrying
+# throttled S3 events (up to max_event_age) before they reach the failed-events queue.
+AGGREGATOR_CONCURRENCY = 5
 
 
 def lambda_sources() -> tuple[str, ...]:
@@ -178,6 +187,8 @@ class Aggregator(Construct):
         The bundled code and environment (``lambda_package``).
     vpc, subnets
         Isolated subnets: the function reaches S3 and Secrets Manager through endpoints only.
+    reserved_concurrency
+        Copies that may run at once (``AGGREGATOR_CONCURRENCY``: why 5); 0 reserves none.
 
     Attributes
     ----------
@@ -195,6 +206,7 @@ class Aggregator(Construct):
         package: LambdaPackage,
         vpc: ec2.IVpc,
         subnets: ec2.SubnetSelection,
+        reserved_concurrency: int = AGGREGATOR_CONCURRENCY,
     ) -> None:
         super().__init__(scope, construct_id)
         self.failed_events = sqs.Queue(
@@ -211,8 +223,9 @@ class Aggregator(Construct):
             handler=HANDLER,
             vpc=vpc,
             subnets=subnets,
-            timeout=Duration.seconds(120),
+            timeout=TIMEOUT,
             description="S3 objects of aggTrade lines -> exact per-minute rows in MySQL",
+            reserved_concurrent_executions=reserved_concurrency or None,
             # S3 invokes asynchronously: two retries, then the event goes to the queue for replay.
             retry_attempts=2,
             max_event_age=Duration.hours(6),

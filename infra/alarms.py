@@ -7,22 +7,39 @@ means something upstream stopped: Binance, the producer, Kafka, Vector, S3 or th
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_rds as rds
+from aws_cdk import aws_sam as sam
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
-from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
 from infra.aggregator import MINUTE_ROWS_METRIC, REJECTED_LINES_METRIC
 
 QUIET_MINUTES = 5
 LOW_STORAGE_BYTES = 2 * 1024**3
+NEAR_TIMEOUT = 0.8  # an aggregator run past 80 % of its timeout is one slow object from failing
+
+
+def rotation_function_names(scope: Construct) -> list[str]:
+    """The function names of every secret rotation in ``scope``'s stack.
+
+    A rotation (``add_rotation_single_user``/``multi_user``) is a serverless application whose
+    ``functionName`` parameter names its function; found here so a rotation added anywhere in
+    the stack gets its alarm without being passed in.
+    """
+    names = []
+    for construct in Stack.of(scope).node.find_all():
+        if isinstance(construct, sam.CfnApplication):
+            parameters = Stack.of(scope).resolve(construct.parameters) or {}
+            if "functionName" in parameters and "vpcSecurityGroupIds" in parameters:
+                names.append(parameters["functionName"])
+    return sorted(names)
 
 
 class PipelineAlarms(Construct):
@@ -40,6 +57,8 @@ class PipelineAlarms(Construct):
         The RDS instance (free storage).
     kafka_instance
         The Kafka host, if there is one: a failed system status check recovers it.
+    timeout
+        The aggregator's timeout (its duration alarm fires at 80 % of it).
     alarm_email
         An address to subscribe to the topic, or None.
 
@@ -61,22 +80,13 @@ class PipelineAlarms(Construct):
         database: rds.IDatabaseInstance,
         kafka_instance: ec2.Instance | None,
         alarm_email: str | None,
+        timeout: Duration,
     ) -> None:
         super().__init__(scope, construct_id)
         self.topic = sns.Topic(self, "Topic", enforce_ssl=True)
         if alarm_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
         notify = actions.SnsAction(self.topic)
-        NagSuppressions.add_resource_suppressions(
-            self.topic,
-            [
-                NagPackSuppression(
-                    id="AwsSolutions-SNS2",
-                    reason="Alarm notifications carry only alarm names and states; CloudWatch cannot publish "
-                    "to a topic under the AWS-managed SNS key; a customer key costs more than that is worth",
-                )
-            ],
-        )
 
         def handler_metric(name: str, period: Duration) -> cloudwatch.Metric:
             return cloudwatch.Metric(
@@ -128,8 +138,43 @@ class PipelineAlarms(Construct):
             evaluation_periods=1,
             treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
         )
+        self.aggregator_throttles = self._any(
+            "AggregatorThrottles",
+            "S3 events arrive faster than the aggregator's reserved concurrency serves them; Lambda "
+            "retries them, but a lasting backlog ends in the failed-events queue",
+            aggregator.metric_throttles(period=Duration.minutes(5), statistic="Sum"),
+        )
+        near = int(timeout.to_milliseconds() * NEAR_TIMEOUT)
+        self.aggregator_slow = cloudwatch.Alarm(
+            self,
+            "AggregatorNearTimeout",
+            alarm_description=f"An aggregator run took over {near} ms, 80 % of its timeout: a slow database "
+            "or a large object; past the timeout the event is retried, then queued",
+            metric=aggregator.metric_duration(period=Duration.minutes(5), statistic="Maximum"),
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            threshold=near,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        # A failed rotation leaves the secret's pending version unpromoted, and the next
+        # rotation fails the same way: the rotation function's errors are the signal.
+        self.rotation_failures = [
+            self._any(
+                f"RotationFailed{index}",
+                f"The secret rotation function {name} failed: the database password did not rotate "
+                "(its log group /aws/lambda/<name> says why)",
+                cloudwatch.Metric(
+                    namespace="AWS/Lambda",
+                    metric_name="Errors",
+                    dimensions_map={"FunctionName": name},
+                    statistic="Sum",
+                    period=Duration.hours(1),
+                ),
+            )
+            for index, name in enumerate(rotation_function_names(self), start=1)
+        ]
         alarms = [self.no_new_minute_rows, self.aggregator_errors, self.failed_events, self.rejected_lines]
-        alarms.append(self.low_storage)
+        alarms += [self.low_storage, self.aggregator_throttles, self.aggregator_slow, *self.rotation_failures]
         if kafka_instance is not None:
             self.host_recovery = cloudwatch.Alarm(
                 self,

@@ -31,6 +31,8 @@ class TradesBucket(Construct):
         Days a quarantine object under ``rejected/`` is kept (small, and worth a longer look).
     access_log_retention_days
         Days server access logs are kept.
+    noncurrent_days
+        Days an overwritten or expired version is kept (the bucket is versioned).
 
     Attributes
     ----------
@@ -48,6 +50,7 @@ class TradesBucket(Construct):
         raw_retention_days: int,
         rejected_retention_days: int = 365,
         access_log_retention_days: int = 90,
+        noncurrent_days: int = 7,
     ) -> None:
         super().__init__(scope, construct_id)
         private = {
@@ -83,17 +86,16 @@ class TradesBucket(Construct):
                 s3.LifecycleRule(
                     id="AbortIncompleteUploads", abort_incomplete_multipart_upload_after=Duration.days(1)
                 ),
+                # Versioned: an object the host writes again (same key) keeps its first bytes for
+                # a week, long enough to notice and replay; expired objects leave no markers.
+                s3.LifecycleRule(
+                    id="ExpireOverwritten",
+                    noncurrent_version_expiration=Duration.days(noncurrent_days),
+                    expired_object_delete_marker=True,
+                ),
             ],
+            versioned=True,
             **private,
-        )
-        NagSuppressions.add_resource_suppressions(
-            self.access_logs,
-            [
-                NagPackSuppression(
-                    id="AwsSolutions-S1",
-                    reason="This is the access-log bucket: logging it into itself would log each delivery",
-                )
-            ],
         )
 
     def notify(self, function: lambda_.IFunction) -> None:
@@ -105,9 +107,13 @@ class TradesBucket(Construct):
         )
 
     def grant_aggregator(self, grantee: iam.IGrantable) -> None:
-        """Read raw objects, write quarantine objects: what the aggregator Lambda does."""
-        self.bucket.grant_read(grantee, f"{TRADES_PREFIX}*")
-        self.bucket.grant_put(grantee, f"{REJECTED_PREFIX}*")
+        """Read raw objects, write quarantine objects: the two S3 calls the aggregator makes.
+
+        Exactly ``s3:GetObject`` under ``trades/`` and ``s3:PutObject`` under ``rejected/``: no
+        listing, no bucket-level reads, no deletes (``grant_read``/``grant_put`` would add those).
+        """
+        self._grant(grantee, "s3:GetObject", TRADES_PREFIX)
+        self._grant(grantee, "s3:PutObject", REJECTED_PREFIX)
         _suppress_prefix_wildcards(
             grantee,
             (TRADES_PREFIX, REJECTED_PREFIX),
@@ -117,7 +123,7 @@ class TradesBucket(Construct):
 
     def grant_writer(self, grantee: iam.IGrantable) -> None:
         """Put objects under ``trades/``: what Vector on the Kafka host does, and nothing more."""
-        self.bucket.grant_put(grantee, f"{TRADES_PREFIX}*")
+        self._grant(grantee, "s3:PutObject", TRADES_PREFIX)
         _suppress_prefix_wildcards(
             grantee,
             (TRADES_PREFIX,),
@@ -125,9 +131,10 @@ class TradesBucket(Construct):
             "put-only on that prefix",
         )
 
-
-# What grant_read / grant_put put in a policy: action wildcards of the S3 API's own families.
-_GRANT_ACTIONS = ("Action::s3:GetObject*", "Action::s3:GetBucket*", "Action::s3:List*", "Action::s3:Abort*")
+    def _grant(self, grantee: iam.IGrantable, action: str, prefix: str) -> None:
+        iam.Grant.add_to_principal(
+            grantee=grantee, actions=[action], resource_arns=[self.bucket.arn_for_objects(f"{prefix}*")]
+        )
 
 
 def _suppress_prefix_wildcards(grantee: iam.IGrantable, prefixes: tuple[str, ...], reason: str) -> None:
@@ -136,6 +143,6 @@ def _suppress_prefix_wildcards(grantee: iam.IGrantable, prefixes: tuple[str, ...
     ]
     NagSuppressions.add_resource_suppressions(
         grantee,
-        [NagPackSuppression(id="AwsSolutions-IAM5", reason=reason, applies_to=[*_GRANT_ACTIONS, *resources])],
+        [NagPackSuppression(id="AwsSolutions-IAM5", reason=reason, applies_to=resources)],
         apply_to_children=True,
     )

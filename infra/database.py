@@ -18,6 +18,7 @@ from constructs import Construct
 
 from contract.pipeline import DATABASE_NAME
 from infra.errors import InfraError
+from infra.network import secrets_client_group
 
 ADMIN_USER = "cryptotrades_admin"
 PORT = 3306
@@ -46,6 +47,8 @@ class Database(Construct):
         The ``DatabaseInstance``; ``instance.connections`` admits clients.
     secret
         The credentials (attached to the instance, so it holds host, port and dbname too).
+    rotation_security_group
+        The group every rotation of this database's secrets runs in (``security_group=``).
     """
 
     def __init__(
@@ -67,7 +70,8 @@ class Database(Construct):
             "Parameters",
             engine=engine,
             description="cryptotrades: TLS required, UTC",
-            parameters={"require_secure_transport": "ON", "time_zone": "UTC"},
+            # "1", not "ON": RDS lists the allowed values of this boolean as 0 and 1.
+            parameters={"require_secure_transport": "1", "time_zone": "UTC"},
         )
         self.instance = rds.DatabaseInstance(
             self,
@@ -99,8 +103,20 @@ class Database(Construct):
         if self.instance.secret is None:  # from_generated_secret always makes one
             raise InfraError("the database instance has no generated secret")
         self.secret: secretsmanager.ISecret = self.instance.secret
+        # Every rotation of this database's secrets runs in this group: the rotation admits it to
+        # the database, and it is admitted to the Secrets Manager endpoint here.
+        self.rotation_security_group = secrets_client_group(
+            self,
+            "RotationSecurityGroup",
+            vpc=vpc,
+            endpoint=secrets_endpoint,
+            description="Secret rotation functions: to the database and the Secrets Manager endpoint",
+        )
         self.rotation = self.instance.add_rotation_single_user(
-            automatically_after=Duration.days(30), vpc_subnets=subnets, endpoint=secrets_endpoint
+            automatically_after=Duration.days(30),
+            vpc_subnets=subnets,
+            endpoint=secrets_endpoint,
+            security_group=self.rotation_security_group,
         )
         NagSuppressions.add_resource_suppressions(
             self.instance,

@@ -14,9 +14,10 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3_assets as s3_assets
 from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import Construct
@@ -32,6 +33,21 @@ HOST_PYTHON = "3.11"  # Amazon Linux 2023's python3.11 package
 SIGNAL_TIMEOUT = Duration.minutes(20)
 PRODUCER_REQUIREMENTS = REPO_ROOT / "infra" / "host" / "requirements.txt"
 RELEASE_SOURCES = ("contract", "binance", "producer", "vector/vector.toml", "infra/host")
+HOST_LOGS_UNIT = "cryptotrades-host-logs.service"  # infra/host/systemd/: the journal to CloudWatch Logs
+# What the SSM agent needs for Session Manager and Run Command (AWS's Session Manager guide):
+# these take no resource ARN; ssm:UpdateInstanceInformation is granted on instances separately.
+SESSION_MANAGER_CHANNEL_ACTIONS = [
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+    "ec2messages:AcknowledgeMessage",
+    "ec2messages:DeleteMessage",
+    "ec2messages:FailMessage",
+    "ec2messages:GetEndpoint",
+    "ec2messages:GetMessages",
+    "ec2messages:SendReply",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,9 +104,11 @@ def host_environment(
     region: str,
     heap: str,
     msk: MskBrokers | None,
+    log_group: str,
 ) -> dict[str, str]:
     """The contents of ``/etc/cryptotrades/host.env`` (install.sh and render-config.sh read these)."""
     env = {
+        "CRYPTOTRADES_HOST_LOG_GROUP": log_group,
         "CRYPTOTRADES_KAFKA_MODE": mode,
         "CRYPTOTRADES_TOPIC": topic.name,
         "CRYPTOTRADES_TOPIC_PARTITIONS": str(topic.partitions),
@@ -120,7 +138,13 @@ def user_data_commands(*, env: Mapping[str, str], asset_url: str, region: str) -
         f"cat >{HOST_ENV} <<'HOST_ENV'",
         *lines,
         "HOST_ENV",
-        f"aws s3 cp '{asset_url}' {RELEASE_ZIP} --region {region} --only-show-errors",
+        # The CLI's own retries cover throttling; the loop covers a network that is not up yet.
+        "for attempt in 1 2 3 4 5; do",
+        f"  aws s3 cp '{asset_url}' {RELEASE_ZIP} --region {region} --only-show-errors "
+        "--cli-connect-timeout 10 --cli-read-timeout 60 && break",
+        '  [ "$attempt" -lt 5 ] || exit 1',
+        "  sleep $((attempt * 5))",
+        "done",
         f"rm -rf {RELEASE_DIR}",
         # Python's zipfile is on every Amazon Linux 2023 image; unzip is not always.
         f"python3 -m zipfile -e {RELEASE_ZIP} {RELEASE_DIR}",
@@ -131,16 +155,41 @@ def user_data_commands(*, env: Mapping[str, str], asset_url: str, region: str) -
 def signal_commands(*, stack_name: str, logical_id: str, region: str) -> list[str]:
     """User data's first lines: whatever happens next, its exit status goes to CloudFormation.
 
+    The trap is set before anything can fail, the install of cfn-signal included: if that
+    install fails, the AWS CLI (on every Amazon Linux 2023 image) sends the signal instead, so
+    a broken first boot fails the deploy at once rather than after the 20-minute timeout. On
+    failure the journal shipper is stopped first, which flushes this boot's log to CloudWatch.
+
     With the instance's creation policy, a deploy waits for a working host and fails on a
     broken one, and a replaced host is deleted only once the new one runs (the overlap is
     harmless: the aggregator deduplicates trades).
     """
+    imds = "curl -fsS --connect-timeout 2 --max-time 5"
     return [
         "set -euo pipefail",
+        "signal() {",
+        "  local status=$? token id outcome",
+        "  trap - EXIT",
+        '  if [ "$status" -ne 0 ]; then',
+        f"    timeout 70 systemctl stop {HOST_LOGS_UNIT} || true",
+        "  fi",
+        "  if [ -x /opt/aws/bin/cfn-signal ]; then",
+        f'    /opt/aws/bin/cfn-signal --exit-code "$status" --stack {stack_name} --resource {logical_id} '
+        f"--region {region}",
+        "  else",
+        f"    token=$({imds} -X PUT http://169.254.169.254/latest/api/token "
+        "-H 'X-aws-ec2-metadata-token-ttl-seconds: 60')",
+        f'    id=$({imds} -H "X-aws-ec2-metadata-token: $token" '
+        "http://169.254.169.254/latest/meta-data/instance-id)",
+        '    outcome=$([ "$status" -eq 0 ] && echo SUCCESS || echo FAILURE)',
+        f"    aws cloudformation signal-resource --stack-name {stack_name} "
+        f'--logical-resource-id {logical_id} --unique-id "$id" --status "$outcome" --region {region}',
+        "  fi",
+        '  exit "$status"',
+        "}",
+        "trap signal EXIT",
         # cfn-signal is packaged for Amazon Linux 2023 (aws-cfn-bootstrap) but not on every image.
-        "dnf install -y -q aws-cfn-bootstrap",
-        f'trap \'/opt/aws/bin/cfn-signal --exit-code "$?" --stack {stack_name} --resource {logical_id} '
-        f"--region {region}' EXIT",
+        "dnf install -y -q --setopt=timeout=30 --setopt=retries=3 aws-cfn-bootstrap",
     ]
 
 
@@ -194,7 +243,13 @@ class KafkaHost(Construct):
             path=str(REPO_ROOT / "infra" / "host"),
             **asset_options(release_bundle(arm64=arm64)),
         )
+        # The host's journal (infra/host/host-logs.toml). Retained: a first boot that fails is
+        # rolled back with its instance, and this is where its log stays.
+        self.log_group = logs.LogGroup(
+            self, "Logs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.RETAIN
+        )
         env = host_environment(
+            log_group=self.log_group.log_group_name,
             mode="msk" if msk else "ec2",
             topic=topic,
             downloads=downloads,
@@ -236,7 +291,6 @@ class KafkaHost(Construct):
             # only 5 minutes, and the old host runs until the new one has signalled.
             resource_signal_timeout=SIGNAL_TIMEOUT,
             require_imdsv2=True,
-            ssm_session_permissions=True,
             block_devices=[
                 ec2.BlockDevice(
                     device_name="/dev/xvda",
@@ -257,7 +311,33 @@ class KafkaHost(Construct):
             ),
             *commands,
         )
-        self.release.grant_read(self.role)
+        # The one object the host reads: its own release (not the whole CDK asset bucket).
+        iam.Grant.add_to_principal(
+            grantee=self.role,
+            actions=["s3:GetObject"],
+            resource_arns=[self.release.bucket.arn_for_objects(self.release.s3_object_key)],
+        )
+        # Vector's aws_cloudwatch_logs sink, into this group only (its healthcheck is off).
+        self.log_group.grant(
+            self.role, "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"
+        )
+        # The user data's fallback when cfn-signal could not be installed (signal_commands).
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["cloudformation:SignalResource"], resources=[Stack.of(self).stack_id]
+            )
+        )
+        # Session Manager (and Run Command, which check-deployment uses) without
+        # AmazonSSMManagedInstanceCore, whose ssm:GetParameter(s) on * would read every parameter.
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=SESSION_MANAGER_CHANNEL_ACTIONS, resources=["*"])
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["ssm:UpdateInstanceInformation"],
+                resources=[Stack.of(self).format_arn(service="ec2", resource="instance", resource_name="*")],
+            )
+        )
         if msk is not None:
             msk.connections.allow_default_port_from(self.instance, "producer and Vector to MSK (TLS)")
             # No grant_* exists for MSK's control plane: the one call install.sh makes, on this cluster.
@@ -287,21 +367,14 @@ class KafkaHost(Construct):
             self.role,
             [
                 NagPackSuppression(
-                    id="AwsSolutions-IAM4",
-                    reason="AmazonSSMManagedInstanceCore is the AWS-maintained minimum for Session Manager, "
-                    "which replaces SSH",
-                    applies_to=["Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore"],
-                ),
-                NagPackSuppression(
                     id="AwsSolutions-IAM5",
-                    reason="The release is read from the CDK asset bucket through its asset's grant_read "
-                    "(the object key is the asset hash)",
+                    reason="Session Manager's channel actions (ssmmessages:*, ec2messages:* by name) have no "
+                    "resource-level permissions; the SSM agent reports itself with "
+                    "ssm:UpdateInstanceInformation on this account's instances only",
                     applies_to=[
-                        "Action::s3:GetBucket*",
-                        "Action::s3:GetObject*",
-                        "Action::s3:List*",
+                        "Resource::*",
                         RegexAppliesTo(
-                            regex=r"/^Resource::arn:(aws|<AWS::Partition>):s3:::cdk-[a-z0-9]+-assets-.*\/\*$/"
+                            regex=r"/^Resource::arn:[^:]+:ec2:[^:]+:<AWS::AccountId>:instance\/\*$/"
                         ),
                     ],
                 ),

@@ -10,12 +10,10 @@ from aws_cdk import Stack
 from cdk_nag import NagPackSuppression, NagSuppressions
 
 _BASIC_EXECUTION = "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
-# Id prefix of the CDK's singleton -> what it does, for the reasons.
-_HELPERS = {
-    "BucketNotificationsHandler": (
-        "the CDK's bucket-notification helper (runs at deploy only)",
-        "it needs s3:PutBucketNotification, which the CDK grants on a wildcard resource",
-    ),
+# Id prefix of the CDK's singleton -> what it does, and why it has a wildcard resource (None: it
+# has none; the bucket-notification helper's grant names the bucket).
+_HELPERS: dict[str, tuple[str, str | None]] = {
+    "BucketNotificationsHandler": ("the CDK's bucket-notification helper (runs at deploy only)", None),
     "LogRetention": (
         "the CDK's log-retention helper (sets the RDS log groups' retention at deploy)",
         "RDS creates those log groups under names not known in advance",
@@ -28,19 +26,19 @@ def suppress_cdk_internals(stack: Stack) -> None:
     for child in stack.node.children:
         for prefix, (what, why_wildcard) in _HELPERS.items():
             if child.node.id.startswith(prefix):
-                NagSuppressions.add_resource_suppressions(
-                    child,
-                    [
-                        NagPackSuppression(
-                            id="AwsSolutions-IAM4",
-                            reason=f"{what}: Lambda's managed logging policy",
-                            applies_to=[_BASIC_EXECUTION],
-                        ),
+                rules = [
+                    NagPackSuppression(
+                        id="AwsSolutions-IAM4",
+                        reason=f"{what}: Lambda's managed logging policy",
+                        applies_to=[_BASIC_EXECUTION],
+                    )
+                ]
+                if why_wildcard is not None:
+                    rules.append(
                         NagPackSuppression(
                             id="AwsSolutions-IAM5",
                             reason=f"{what}: {why_wildcard}",
                             applies_to=["Resource::*"],
-                        ),
-                    ],
-                    apply_to_children=True,
-                )
+                        )
+                    )
+                NagSuppressions.add_resource_suppressions(child, rules, apply_to_children=True)

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 CIDR = "10.40.0.0/16"
@@ -28,7 +30,10 @@ class Network(Construct):
     isolated_subnets
         The subnet selection for everything that must not reach the internet.
     secrets_endpoint
-        The Secrets Manager interface endpoint; admit each caller with ``allow_secrets_from``.
+        The Secrets Manager interface endpoint. It admits nobody by itself (``open=False``) and,
+        with private DNS on, a caller it does not admit times out instead of failing: admit every
+        caller, with ``grant_secret_read`` (a function of ours) or ``secrets_client_group`` (a
+        function the CDK builds for us: a secret rotation).
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, max_azs: int = 2) -> None:
@@ -77,6 +82,31 @@ class Network(Construct):
             traffic_type=ec2.FlowLogTrafficType.REJECT,
         )
 
+    def grant_secret_read(self, secret: secretsmanager.ISecret, *callers: lambda_.IFunction) -> None:
+        """Let each caller read ``secret``: the IAM grant and the way in to the endpoint, always together."""
+        for caller in callers:
+            secret.grant_read(caller)
+            self.allow_secrets_from(caller)
+
     def allow_secrets_from(self, *peers: ec2.IConnectable) -> None:
         for peer in peers:
             self.secrets_endpoint.connections.allow_default_port_from(peer, "Secrets Manager API (HTTPS)")
+
+
+def secrets_client_group(
+    scope: Construct,
+    construct_id: str,
+    *,
+    vpc: ec2.IVpc,
+    endpoint: ec2.IInterfaceVpcEndpoint,
+    description: str,
+) -> ec2.SecurityGroup:
+    """A security group admitted to the Secrets Manager endpoint on 443.
+
+    For callers the CDK builds for us, which take a ``security_group=``: every secret rotation
+    (``add_rotation_single_user`` / ``add_rotation_multi_user``) gets one, since the group the
+    CDK would make by itself is admitted to the database but not to the endpoint.
+    """
+    group = ec2.SecurityGroup(scope, construct_id, vpc=vpc, description=description)
+    endpoint.connections.allow_default_port_from(group, "Secrets Manager API (HTTPS)")
+    return group

@@ -96,10 +96,6 @@ class SchemaMigration(Construct):
                     reason="The framework may invoke any version of the migration function (ARN:*)",
                     applies_to=[RegexAppliesTo(regex=r"/^Resource::<SchemaFunction[A-Za-z0-9]+\.Arn>:\*$/")],
                 ),
-                NagPackSuppression(
-                    id="AwsSolutions-L1",
-                    reason="The CDK's provider framework picks its own Node.js runtime",
-                ),
             ],
             apply_to_children=True,
         )

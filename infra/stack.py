@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, Environment, Stack
 from constructs import Construct
 
+from infra.aggregator import TIMEOUT as AGGREGATOR_TIMEOUT
 from infra.aggregator import Aggregator, lambda_package
 from infra.alarms import PipelineAlarms
 from infra.bucket import TradesBucket
@@ -48,10 +49,14 @@ class CryptotradesStack(Stack):
             self, "Schema", package=package, vpc=network.vpc, subnets=network.isolated_subnets
         )
         aggregator = Aggregator(
-            self, "Aggregator", package=package, vpc=network.vpc, subnets=network.isolated_subnets
+            self,
+            "Aggregator",
+            package=package,
+            vpc=network.vpc,
+            subnets=network.isolated_subnets,
+            reserved_concurrency=settings.aggregator_concurrency,
         )
-        for function in (schema.function, aggregator.function):
-            database.secret.grant_read(function)
+        network.grant_secret_read(database.secret, schema.function, aggregator.function)
         database.allow_from(
             schema.function, aggregator.function, description="schema migration and aggregator"
         )
@@ -84,7 +89,7 @@ class CryptotradesStack(Stack):
             downloads=Downloads(
                 kafka_version=settings.kafka_version,
                 vector_version=settings.vector_version,
-                kafka_sha512=settings.kafka_sha512,
+                kafka_sha512=settings.kafka_digest,
             ),
             msk=msk,
         )
@@ -101,6 +106,7 @@ class CryptotradesStack(Stack):
             service_name=package.service_name,
             database=database.instance,
             kafka_instance=host.instance,
+            timeout=AGGREGATOR_TIMEOUT,
             alarm_email=settings.alarm_email,
         )
 
@@ -115,11 +121,18 @@ class CryptotradesStack(Stack):
                 principal_arn=settings.quicksight_principal,
             )
             database.allow_from(quicksight.connections, description="QuickSight VPC connection")
+            # Its views exist and its way in is open before QuickSight checks the data source
+            # (the data sets hang on the data source): the schema, and the database's group with
+            # its ingress rules.
+            quicksight.data_source.node.add_dependency(
+                schema.resource, *database.instance.connections.security_groups
+            )
             CfnOutput(self, "QuickSightDataSource", value=quicksight.data_source.attr_arn)
 
         suppress_cdk_internals(self)
         CfnOutput(self, "TradesBucketName", value=trades.bucket.bucket_name)
         CfnOutput(self, "KafkaHostInstanceId", value=host.instance.instance_id)
+        CfnOutput(self, "KafkaHostLogGroup", value=host.log_group.log_group_name)
         CfnOutput(self, "DatabaseEndpoint", value=database.instance.db_instance_endpoint_address)
         CfnOutput(self, "DatabaseSecretArn", value=database.secret.secret_arn)
         CfnOutput(self, "AggregatorFunctionName", value=aggregator.function.function_name)

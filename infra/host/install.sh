@@ -22,33 +22,45 @@ set -a
 # shellcheck source=/dev/null
 . "$conf/host.env"
 set +a
-require CRYPTOTRADES_KAFKA_MODE AWS_REGION KAFKA_VERSION KAFKA_SCALA_VERSION VECTOR_VERSION CRYPTOTRADES_PYTHON
+require CRYPTOTRADES_KAFKA_MODE AWS_REGION KAFKA_VERSION KAFKA_SCALA_VERSION VECTOR_VERSION CRYPTOTRADES_PYTHON \
+  CRYPTOTRADES_HOST_LOG_GROUP
 health_tries=${CRYPTOTRADES_HEALTH_TRIES:-24}
 
 imds() {
   local token
-  token=$(curl -fsS -X PUT http://169.254.169.254/latest/api/token \
+  token=$(curl -fsS --connect-timeout 2 --max-time 5 -X PUT http://169.254.169.254/latest/api/token \
     -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')
-  curl -fsS -H "X-aws-ec2-metadata-token: $token" "http://169.254.169.254/latest/meta-data/$1"
+  curl -fsS --connect-timeout 2 --max-time 5 -H "X-aws-ec2-metadata-token: $token" \
+    "http://169.254.169.254/latest/meta-data/$1"
+}
+
+# dnf with a per-mirror timeout and its own retries, tried again as a whole on failure.
+dnf_install() {
+  retry 3 dnf install -y -q --setopt=timeout=30 --setopt=retries=3 "$@"
 }
 
 install_packages() {
   # Java runs the broker and Kafka's CLI tools (also needed to create the topic on MSK).
-  retry 5 dnf install -y -q java-21-amazon-corretto-headless "$CRYPTOTRADES_PYTHON"
+  dnf_install java-21-amazon-corretto-headless "$CRYPTOTRADES_PYTHON"
 }
 
 install_kafka() {
   local name="kafka_${KAFKA_SCALA_VERSION}-${KAFKA_VERSION}"
-  local dest="$root/opt/$name" url="https://archive.apache.org/dist/kafka/$KAFKA_VERSION/$name.tgz"
+  local dest="$root/opt/$name" path="kafka/$KAFKA_VERSION/$name.tgz"
+  # downloads.apache.org carries current releases; archive.apache.org keeps every release.
+  local mirrors=("https://downloads.apache.org/$path" "https://archive.apache.org/dist/$path")
   if [ ! -x "$dest/bin/kafka-server-start.sh" ]; then
-    local work expected
+    local work expected url
     work=$(mktemp -d)
-    retry 5 curl -fsSL -o "$work/$name.tgz" "$url"
+    url=$(fetch_first "$work/$name.tgz" "${mirrors[@]}") || die "could not download $name.tgz"
     expected=${KAFKA_SHA512:-}
     if [ -z "$expected" ]; then
-      # Over HTTPS from the same Apache host: catches a truncated or swapped file; pin
-      # kafkaSha512 (CDK context) to trust nothing fetched at boot.
-      retry 5 curl -fsSL -o "$work/$name.tgz.sha512" "$url.sha512"
+      # No pinned digest for this version (infra/settings.py, KAFKA_SHA512_PINS, or context
+      # kafkaSha512): Apache's published one, from the archive whichever mirror served the
+      # tarball. It catches a truncated or swapped file, not a compromised Apache.
+      log "no pinned SHA-512 for Kafka $KAFKA_VERSION: checking against Apache's published digest"
+      fetch "https://archive.apache.org/dist/$path.sha512" "$work/$name.tgz.sha512" \
+        || die "could not download the digest of $name.tgz"
       expected=$(published_sha512 "$work/$name.tgz.sha512")
     fi
     verify_sha512 "$work/$name.tgz" "$expected" || die "refusing $url"
@@ -74,7 +86,7 @@ gpgkey=https://keys.datadoghq.com/DATADOG_RPM_KEY_CURRENT.public
        https://keys.datadoghq.com/DATADOG_RPM_KEY_B01082D3.public
        https://keys.datadoghq.com/DATADOG_RPM_KEY_FD4BF915.public
 REPO
-  retry 5 dnf install -y -q "vector-$VECTOR_VERSION"
+  dnf_install "vector-$VECTOR_VERSION"
   # The package's own unit would start Vector with its sample config; ours replaces it.
   if systemctl is-enabled --quiet vector.service 2>/dev/null; then
     systemctl disable --now vector.service
@@ -91,13 +103,30 @@ kafka_bootstrap() {
   else
     require MSK_CLUSTER_ARN
     aws kafka get-bootstrap-brokers --region "$AWS_REGION" --cluster-arn "$MSK_CLUSTER_ARN" \
+      --cli-connect-timeout 10 --cli-read-timeout 30 \
       --query BootstrapBrokerStringTls --output text
   fi
 }
 
+# ship_host_logs: the journal of this boot (cloud-init, and each service once it exists) to
+# CloudWatch Logs, by a second Vector of its own, started before anything else can fail: a host
+# that never comes up leaves its log behind after CloudFormation rolls it back.
+ship_host_logs() {
+  require CRYPTOTRADES_HOST_LOG_GROUP
+  install -d -m 0755 "$conf" "$units_dir"
+  install -m 0644 "$here/host-logs.toml" "$conf/host-logs.toml"
+  printf 'CRYPTOTRADES_HOST_LOG_GROUP=%s\nAWS_REGION=%s\n' "$CRYPTOTRADES_HOST_LOG_GROUP" "$AWS_REGION" \
+    >"$conf/host-logs.env"
+  install -m 0644 "$here/systemd/cryptotrades-host-logs.service" "$units_dir/"
+  systemctl daemon-reload
+  systemctl enable cryptotrades-host-logs.service
+  systemctl restart cryptotrades-host-logs.service
+}
+
+install_vector
+ship_host_logs
 install_packages
 install_kafka
-install_vector
 add_user kafka # the producer's unit runs as a systemd DynamicUser; Vector's package adds its user
 
 if [ "$CRYPTOTRADES_KAFKA_MODE" = ec2 ]; then
@@ -113,6 +142,7 @@ export CRYPTOTRADES_KAFKA_BOOTSTRAP CRYPTOTRADES_VECTOR_TOML
 bash "$here/render-config.sh" "$root/"
 
 units=(cryptotrades-topic.service cryptotrades-vector.service cryptotrades-producer.service)
+# cryptotrades-host-logs.service is already running (ship_host_logs).
 mkdir -p "$units_dir"
 if [ "$CRYPTOTRADES_KAFKA_MODE" = ec2 ]; then
   if [ ! -f "$root$CRYPTOTRADES_KAFKA_DATA_DIR/meta.properties" ]; then
@@ -144,11 +174,11 @@ done
 # Binance being briefly away must not undo a deploy.
 health=http://127.0.0.1:9108/health
 for _ in $(seq 1 "$health_tries"); do
-  if curl -fsS --max-time 5 "$health" >/dev/null 2>&1; then
+  if curl -fsS --connect-timeout 2 --max-time 5 "$health" >/dev/null 2>&1; then
     log "producer healthy"
     break
   fi
   sleep 5
 done
-curl -sS --max-time 5 "$health" >&2 || log "producer health endpoint did not answer"
+curl -sS --connect-timeout 2 --max-time 5 "$health" >&2 || log "producer health endpoint did not answer"
 log "host ready ($CRYPTOTRADES_KAFKA_MODE mode): ${units[*]}"

@@ -44,6 +44,34 @@ retry() {
   done
 }
 
+# fetch URL OUT: one HTTPS download that gives up instead of hanging: 10 s to connect, a total
+# time limit (CRYPTOTRADES_DOWNLOAD_SECONDS, default 300), curl's own retries of transient
+# failures (refused connections included), and never a partial file left at OUT.
+fetch() {
+  local url=$1 out=$2
+  if ! curl -fsSL --proto '=https' --connect-timeout 10 --max-time "${CRYPTOTRADES_DOWNLOAD_SECONDS:-300}" \
+    --retry 3 --retry-delay 5 --retry-connrefused -o "$out.part" "$url"; then
+    rm -f "$out.part"
+    log "download failed: $url"
+    return 1
+  fi
+  mv -f "$out.part" "$out"
+}
+
+# fetch_first OUT URL...: the first of the mirrors that answers, in order; its URL on stdout.
+fetch_first() {
+  local out=$1 url
+  shift
+  for url in "$@"; do
+    if fetch "$url" "$out"; then
+      printf '%s\n' "$url"
+      return 0
+    fi
+  done
+  log "no mirror had it: $*"
+  return 1
+}
+
 # published_sha512 FILE: the digest in an Apache .sha512 file, lowercase, on stdout.
 # Accepts both formats Apache projects publish: gpg --print-md ("NAME: 1A2B 3C4D ..." folded over
 # lines) and sha512sum ("1a2b3c4d...  NAME").

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.infra import STACK, Synth
+from tests.fixtures.infra import CONFIGURATIONS, STACK, Synth
 
 # cfn-lint findings we accept, each explained. W3005: the CDK writes an explicit DependsOn on a
 # function's role next to the GetAtt of that role (so the role's policy exists before the
@@ -18,7 +19,7 @@ from tests.fixtures.infra import STACK, Synth
 ACCEPTED_CFN_LINT = {"W3005"}
 
 
-@pytest.fixture(params=["synth_default", "synth_options"])
+@pytest.fixture(params=CONFIGURATIONS)
 def synth(request: pytest.FixtureRequest) -> Synth:
     return request.getfixturevalue(request.param)
 
@@ -91,3 +92,67 @@ def test_cfn_lint_finds_no_error_and_only_explained_warnings(synth: Synth) -> No
         # The accepted warning is only ever about a role the CDK made for one of its functions.
         assert finding["Level"] == "Warning"
         assert "Role" in finding["Message"] and "dependency already enforced" in finding["Message"]
+
+
+# --- suppressions that match nothing ------------------------------------------------------------
+
+
+def suppressions(synth: Synth) -> dict[tuple[str, str, tuple[str, ...]], set[str]]:
+    """Each suppression as written in the code -> the construct paths carrying a copy of it.
+
+    ``apply_to_children`` copies one suppression onto every resource below the construct, so a
+    suppression is identified by its rule, reason and ``applies_to``, not by where it landed.
+    """
+    found: dict[tuple[str, str, tuple[str, ...]], set[str]] = {}
+    for body in synth.template["Resources"].values():
+        metadata = body.get("Metadata", {})
+        for rule in metadata.get("cdk_nag", {}).get("rules_to_suppress", []):
+            applies = tuple(
+                item if isinstance(item, str) else f"regex:{item['regex']}"
+                for item in rule.get("applies_to", [])
+            )
+            found.setdefault((rule["id"], rule["reason"], applies), set()).add(metadata["aws:cdk:path"])
+    return found
+
+
+def finding_matches(pattern: str, finding: str) -> bool:
+    if pattern.startswith("regex:"):
+        body = pattern.removeprefix("regex:")
+        return re.search(body[1 : body.rindex("/")], finding) is not None
+    return pattern == finding
+
+
+def dead_suppressions(synth: Synth) -> list[str]:
+    suppressed = [row for row in synth.nag_rows if row["Compliance"] == "Suppressed"]
+    dead = []
+    for (rule, reason, applies), paths in suppressions(synth).items():
+        rows = [r for r in suppressed if r["Rule ID"] == rule and r["Resource ID"] in paths]
+        if not applies:
+            if not any(r["Exception Reason"] == reason for r in rows):
+                dead.append(f"{rule} on {sorted(paths)[0]}: {reason[:60]}")
+            continue
+        findings = [
+            r["Exception Reason"][1 : r["Exception Reason"].index("] ")]
+            for r in rows
+            if r["Exception Reason"].startswith("[") and r["Exception Reason"].endswith(f"] {reason}")
+        ]
+        for pattern in applies:
+            if not any(finding_matches(pattern, finding) for finding in findings):
+                dead.append(f"{rule}[{pattern}] on {sorted(paths)[0]}: {reason[:60]}")
+    return dead
+
+
+def test_every_suppression_matches_a_finding(synth: Synth) -> None:
+    assert suppressions(synth), "no suppression found in the template metadata"
+    assert dead_suppressions(synth) == []
+
+
+def test_a_suppression_that_matches_nothing_is_reported(synth: Synth) -> None:
+    # The canary: a suppression for a finding the template does not have is caught.
+    template = json.loads(json.dumps(synth.template))
+    bucket = next(b for b in template["Resources"].values() if b["Type"] == "AWS::S3::Bucket")
+    bucket.setdefault("Metadata", {}).setdefault("cdk_nag", {}).setdefault("rules_to_suppress", []).append(
+        {"id": "AwsSolutions-S10", "reason": "a suppression left behind after its finding was fixed"}
+    )
+    altered = Synth(synth.outdir, template, synth.nag_rows, synth.validation, synth.context)
+    assert any("AwsSolutions-S10" in line for line in dead_suppressions(altered))

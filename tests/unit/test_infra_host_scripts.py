@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import configparser
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -21,7 +22,7 @@ import pytest
 
 from infra.kafka_host import HOST_PYTHON, RELEASE_DIR
 from producer.settings import OPTIONS, ProducerSettings
-from tests.fixtures.infra import REPO_ROOT, Synth, flatten
+from tests.fixtures.infra import CONFIGURATIONS, REPO_ROOT, Synth, flatten
 from tests.fixtures.servers import missing_server
 
 HOST = REPO_ROOT / "infra" / "host"
@@ -103,7 +104,7 @@ def test_every_host_script_passes_shellcheck(shellcheck: str) -> None:
     assert result.returncode == 0, result.stdout
 
 
-@pytest.mark.parametrize("configuration", ["synth_default", "synth_options"])
+@pytest.mark.parametrize("configuration", CONFIGURATIONS)
 def test_the_user_data_passes_shellcheck(
     configuration: str, shellcheck: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
@@ -425,3 +426,93 @@ def test_the_producer_unit_runs_the_hosts_python_with_the_release_on_its_path(ec
     path = drop_in["Service"]["Environment"].removeprefix("PYTHONPATH=").split(":")
     assert path == [RELEASE_DIR, f"{RELEASE_DIR}/site-packages"]
     assert "cryptotrades-topic.service" in drop_in["Unit"]["After"]
+
+
+# --- issue 9: a failed first boot signals at once and leaves its log ----------------------------
+
+SIGNAL_STUBS = {
+    "dnf": "exit 1",  # the cfn-bootstrap install fails: the case that used to wait 20 minutes
+    "systemctl": "exit 0",
+    "aws": "exit 0",
+    "curl": """case "$*" in
+  *api/token*) echo token ;;
+  *instance-id*) echo i-0123456789abcdef0 ;;
+  *) exit 22 ;;
+esac""",
+}
+
+
+def test_a_failed_cfn_bootstrap_install_still_signals_failure_at_once(
+    synth_default: Synth, tmp_path: Path
+) -> None:
+    if Path("/opt/aws/bin/cfn-signal").exists():
+        pytest.skip("this machine has /opt/aws/bin/cfn-signal: the CLI fallback cannot be exercised here")
+    (instance_id, instance) = synth_default.one("AWS::EC2::Instance")
+    stubs, calls = tmp_path / "stubs", tmp_path / "calls.log"
+    stubs.mkdir()
+    for name, body in SIGNAL_STUBS.items():
+        (stubs / name).write_text(f'#!/usr/bin/env bash\necho "{name} $*" >>"{calls}"\n{body}\n')
+        (stubs / name).chmod(0o755)
+    script = tmp_path / "user-data.sh"
+    script.write_text(flatten(instance["Properties"]["UserData"]))
+    # Stops at the failing dnf, before the script writes anything (host.env, /opt).
+    result = subprocess.run(
+        ["bash", str(script)],
+        env={"PATH": f"{stubs}:{os.environ['PATH']}", "LANG": "C.UTF-8"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    recorded = calls.read_text().splitlines()
+    assert recorded[0].startswith("dnf install") and "aws-cfn-bootstrap" in recorded[0]
+    # The journal shipper is stopped (which flushes it) before the signal goes out.
+    assert recorded[1] == "systemctl stop cryptotrades-host-logs.service"
+    assert recorded[-1] == (
+        f"aws cloudformation signal-resource --stack-name Cryptotrades --logical-resource-id {instance_id} "
+        "--unique-id i-0123456789abcdef0 --status FAILURE --region eu-west-1"
+    )
+
+
+def test_the_user_data_sets_its_trap_before_any_command_that_can_fail(synth_default: Synth) -> None:
+    (_, instance) = synth_default.one("AWS::EC2::Instance")
+    lines = flatten(instance["Properties"]["UserData"]).splitlines()
+    trap = lines.index("trap signal EXIT")
+    before = [line for line in lines[:trap] if line and not line.startswith(("#", " ", "}", "signal()"))]
+    assert before == ["set -euo pipefail"], before
+    assert any(line.startswith("/opt/aws/bin/cfn-signal") for line in map(str.strip, lines[:trap]))
+
+
+def test_the_host_log_config_uses_only_documented_vector_options() -> None:
+    from onebox import vector_config, vector_reference
+
+    reference = vector_reference.load_reference()
+    env = {"CRYPTOTRADES_HOST_LOG_GROUP": "Cryptotrades-KafkaHostLogs-1A2B3C", "AWS_REGION": "eu-west-1"}
+    path = HOST / "host-logs.toml"
+    assert vector_config.environment_names(path.read_text()) == list(env)
+    config = vector_config.load(path, env)
+    assert vector_reference.check(config, reference) == []
+    source, sink = config["sources"]["journal"], config["sinks"]["cloudwatch"]
+    assert source["type"] == "journald" and sink["type"] == "aws_cloudwatch_logs"
+    assert {"cloud-final", "kafka", "cryptotrades-producer", "cryptotrades-vector"} <= set(
+        source["include_units"]
+    )
+    assert sink["group_name"] == env["CRYPTOTRADES_HOST_LOG_GROUP"] and sink["create_missing_group"] is False
+    # The checker does catch a misspelt option of these components (the canary).
+    config["sinks"]["cloudwatch"]["group"] = "typo"
+    assert any("group" in problem for problem in vector_reference.check(config, reference))
+
+
+def test_the_host_log_group_outlives_the_host_and_is_named_in_host_env(synth_default: Synth) -> None:
+    groups = {
+        name: body
+        for name, body in synth_default.resources("AWS::Logs::LogGroup").items()
+        if "/KafkaHost/Logs/" in body["Metadata"]["aws:cdk:path"]
+    }
+    ((group_id, group),) = groups.items()
+    assert group["DeletionPolicy"] == "Retain" and group["UpdateReplacePolicy"] == "Retain"
+    (_, instance) = synth_default.one("AWS::EC2::Instance")
+    assert {"Ref": group_id} in json.loads(json.dumps(instance["Properties"]["UserData"]))["Fn::Base64"][
+        "Fn::Join"
+    ][1]

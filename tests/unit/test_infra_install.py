@@ -35,19 +35,28 @@ STUBS = {
   *) exit 0 ;;
 esac""",
     "aws": f'echo "{MSK_BOOTSTRAP}"',
-    "curl": f"""out=""; url=""
+    # A download that is not bounded in time is a test failure: exit 2 names the missing option.
+    "curl": f"""out=""; url=""; connect=""; total=""
 while [ $# -gt 0 ]; do
   case "$1" in
     -o) out=$2; shift ;;
-    -H|-X|--max-time) shift ;;
+    --connect-timeout) connect=$2; shift ;;
+    --max-time) total=$2; shift ;;
+    -H|-X|--retry|--retry-delay|--proto) shift ;;
     -*) ;;
     *) url=$1 ;;
   esac
   shift
 done
+if [ -z "$connect" ] || [ -z "$total" ]; then
+  echo "curl stand-in: $url without --connect-timeout and --max-time" >&2; exit 2
+fi
 case "$url" in
   */api/token) echo token ;;
   */meta-data/local-ipv4) echo {PRIVATE_IP} ;;
+  https://downloads.apache.org/*)
+    [ -z "${{STUB_DOWNLOADS_DOWN:-}}" ] || exit 7
+    cp "$STUB_DOWNLOADS/${{url##*/}}" "$out" ;;
   https://archive.apache.org/*) cp "$STUB_DOWNLOADS/${{url##*/}}" "$out" ;;
   */health) echo '{{"status": "ok"}}' ;;
   *) echo "curl stand-in: unexpected $url" >&2; exit 22 ;;
@@ -101,7 +110,7 @@ def fake_kafka_release(downloads: Path, *, tamper: bool = False) -> None:
         tarball.write_bytes(tarball.read_bytes() + b"\0")
 
 
-def make_host(tmp_path: Path, mode: str, *, tamper: bool = False) -> Host:
+def make_host(tmp_path: Path, mode: str, *, tamper: bool = False, **settings_extra: str) -> Host:
     root, stubs, state, downloads = (tmp_path / name for name in ("root", "stubs", "state", "downloads"))
     for folder in (root / "etc/cryptotrades", stubs, state, downloads):
         folder.mkdir(parents=True)
@@ -124,6 +133,8 @@ def make_host(tmp_path: Path, mode: str, *, tamper: bool = False) -> Host:
         "KAFKA_SCALA_VERSION": "2.13",
         "KAFKA_SHA512": "",
         "VECTOR_VERSION": "0.57.0",
+        "CRYPTOTRADES_HOST_LOG_GROUP": "Cryptotrades-KafkaHostLogs-1A2B3C",
+        **settings_extra,
     }
     if mode == "ec2":
         settings |= {"CRYPTOTRADES_KAFKA_DATA_DIR": "/var/lib/kafka/data", "CRYPTOTRADES_KAFKA_HEAP": "512m"}
@@ -147,10 +158,14 @@ def test_a_fresh_host_gets_kafka_vector_the_producer_and_their_units_in_order(tm
     result = host.run()
     assert result.returncode == 0, result.stderr
     calls = host.commands()
-    assert "dnf install -y -q java-21-amazon-corretto-headless python3.11" in calls
-    assert "dnf install -y -q vector-0.57.0" in calls
-    downloads = [c for c in calls if c.startswith("curl") and "archive.apache.org" in c]
-    assert [c.rsplit("/", 1)[-1] for c in downloads] == [f"{KAFKA}.tgz", f"{KAFKA}.tgz.sha512"]
+    dnf = "dnf install -y -q --setopt=timeout=30 --setopt=retries=3"
+    assert f"{dnf} java-21-amazon-corretto-headless python3.11" in calls
+    assert f"{dnf} vector-0.57.0" in calls
+    downloads = [c for c in calls if c.startswith("curl") and "apache.org" in c]
+    assert [c.rsplit(" ", 1)[-1] for c in downloads] == [
+        f"https://downloads.apache.org/kafka/4.1.1/{KAFKA}.tgz",
+        f"https://archive.apache.org/dist/kafka/4.1.1/{KAFKA}.tgz.sha512",
+    ]
     assert "useradd --system --no-create-home --shell /sbin/nologin kafka" in calls
     formats = [c for c in calls if c.startswith("runuser") and " format " in c]
     assert formats == [
@@ -167,6 +182,9 @@ def test_a_fresh_host_gets_kafka_vector_the_producer_and_their_units_in_order(tm
     systemctl = [c for c in calls if c.startswith("systemctl")]
     assert systemctl == [
         "systemctl is-enabled --quiet vector.service",
+        "systemctl daemon-reload",
+        "systemctl enable cryptotrades-host-logs.service",
+        "systemctl restart cryptotrades-host-logs.service",
         "systemctl daemon-reload",
         f"systemctl enable {' '.join(units)}",
         *(f"systemctl restart {unit}" for unit in units),
@@ -216,10 +234,12 @@ def test_a_tampered_kafka_download_stops_the_install_before_anything_starts(tmp_
     assert result.returncode != 0
     assert (
         "SHA-512 mismatch" in result.stderr
-        and f"refusing https://archive.apache.org/dist/kafka/4.1.1/{KAFKA}.tgz" in (result.stderr)
+        and f"refusing https://downloads.apache.org/kafka/4.1.1/{KAFKA}.tgz" in (result.stderr)
     )
     assert not (host.root / "opt" / KAFKA).exists()
-    assert not [c for c in host.commands() if c.startswith("systemctl")]
+    # Nothing of the pipeline started; only the journal shipper, so this failure is on record.
+    started = [c for c in host.commands() if c.startswith("systemctl restart")]
+    assert started == ["systemctl restart cryptotrades-host-logs.service"]
 
 
 def test_on_msk_the_host_asks_msk_for_brokers_and_runs_no_broker(tmp_path: Path) -> None:
@@ -230,7 +250,7 @@ def test_on_msk_the_host_asks_msk_for_brokers_and_runs_no_broker(tmp_path: Path)
     assert (
         "aws kafka get-bootstrap-brokers --region eu-west-1 "
         "--cluster-arn arn:aws:kafka:eu-west-1:123456789012:cluster/c/1 "
-        "--query BootstrapBrokerStringTls --output text"
+        "--cli-connect-timeout 10 --cli-read-timeout 30 --query BootstrapBrokerStringTls --output text"
     ) in calls
     assert not [c for c in calls if "kafka.service" in c or " format " in c or "meta-data" in c]
     assert not (host.root / "etc/systemd/system/kafka.service").exists()
@@ -257,3 +277,72 @@ def test_the_stand_ins_are_on_path_before_the_real_tools(tmp_path: Path, name: s
     host = make_host(tmp_path, "ec2")
     found = subprocess.run(["bash", "-c", f"command -v {name}"], env=host.env, capture_output=True, text=True)
     assert found.stdout.strip() == str(tmp_path / "stubs" / name)
+
+
+# --- issue 9: downloads that give up, mirrors, a pinned digest, the journal shipped first --------
+
+
+def test_every_download_is_bounded_in_time(tmp_path: Path) -> None:
+    # The curl stand-in refuses (exit 2) any call without --connect-timeout and --max-time.
+    for mode in ("ec2", "msk"):
+        host = make_host(tmp_path / mode, mode)
+        result = host.run()
+        assert result.returncode == 0, result.stderr
+        curls = [c for c in host.commands() if c.startswith("curl")]
+        assert curls and all("--connect-timeout" in c and "--max-time" in c for c in curls), curls
+    dnf = [c for c in host.commands() if c.startswith("dnf")]
+    assert dnf and all("--setopt=timeout=30" in c for c in dnf), dnf
+
+
+def test_with_downloads_apache_org_down_kafka_comes_from_the_archive(tmp_path: Path) -> None:
+    host = make_host(tmp_path, "ec2")
+    host.env["STUB_DOWNLOADS_DOWN"] = "1"
+    host.env["CRYPTOTRADES_DOWNLOAD_SECONDS"] = "5"
+    result = host.run()
+    assert result.returncode == 0, result.stderr
+    tried = [c.rsplit(" ", 1)[-1] for c in host.commands() if c.startswith("curl") and f"{KAFKA}.tgz" in c]
+    assert tried == [
+        f"https://downloads.apache.org/kafka/4.1.1/{KAFKA}.tgz",
+        f"https://archive.apache.org/dist/kafka/4.1.1/{KAFKA}.tgz",
+        f"https://archive.apache.org/dist/kafka/4.1.1/{KAFKA}.tgz.sha512",
+    ]
+    assert f"download failed: https://downloads.apache.org/kafka/4.1.1/{KAFKA}.tgz" in result.stderr
+    assert not list((host.root.parent).rglob("*.part")), "a partial download was left behind"
+
+
+def test_a_pinned_digest_is_trusted_and_nothing_is_fetched_to_check_it(tmp_path: Path) -> None:
+    host = make_host(tmp_path, "ec2")
+    digest = hashlib.sha512((tmp_path / "downloads" / f"{KAFKA}.tgz").read_bytes()).hexdigest()
+    with (host.root / "etc/cryptotrades/host.env").open("a") as env:
+        env.write(f"KAFKA_SHA512={digest}\n")  # the later line wins when host.env is sourced
+    result = host.run()
+    assert result.returncode == 0, result.stderr
+    assert not [c for c in host.commands() if c.endswith(".sha512")]
+    assert "no pinned SHA-512" not in result.stderr
+
+
+def test_a_wrong_pinned_digest_stops_the_install(tmp_path: Path) -> None:
+    host = make_host(tmp_path, "ec2", KAFKA_SHA512="0" * 128)
+    result = host.run()
+    assert result.returncode != 0
+    assert "SHA-512 mismatch" in result.stderr and f"expected {'0' * 128}" in result.stderr
+    assert not (host.root / "opt" / KAFKA).exists()
+
+
+def test_the_journal_shipper_starts_before_anything_that_can_fail(tmp_path: Path) -> None:
+    host = make_host(tmp_path, "ec2")
+    assert host.run().returncode == 0
+    calls = host.commands()
+    shipper = calls.index("systemctl restart cryptotrades-host-logs.service")
+    first_risky = min(
+        i for i, c in enumerate(calls) if "java-21" in c or (c.startswith("curl") and "apache.org" in c)
+    )
+    assert shipper < first_risky
+    conf = host.root / "etc/cryptotrades"
+    assert (conf / "host-logs.toml").read_bytes() == (HOST / "host-logs.toml").read_bytes()
+    assert (conf / "host-logs.env").read_text() == (
+        "CRYPTOTRADES_HOST_LOG_GROUP=Cryptotrades-KafkaHostLogs-1A2B3C\nAWS_REGION=eu-west-1\n"
+    )
+    unit = (host.root / "etc/systemd/system/cryptotrades-host-logs.service").read_text()
+    assert "ExecStart=/usr/bin/vector --config /etc/cryptotrades/host-logs.toml" in unit
+    assert "SupplementaryGroups=systemd-journal" in unit

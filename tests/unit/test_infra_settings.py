@@ -91,3 +91,13 @@ def test_the_app_exits_2_with_the_reason_and_writes_nothing(tmp_path: Path) -> N
     assert result.returncode == 2
     assert "infra: region='us-east-1': Binance answers HTTP 451" in result.stderr
     assert not list(tmp_path.glob("*.template.json"))
+
+
+def test_a_pinned_kafka_digest_is_used_unless_the_context_gives_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    from infra import settings as settings_module
+
+    pinned, given = "a" * 128, "b" * 128
+    monkeypatch.setitem(settings_module.KAFKA_SHA512_PINS, "9.9.9", pinned)
+    assert InfraSettings(kafka_version="9.9.9").kafka_digest == pinned
+    assert InfraSettings(kafka_version="9.9.9", kafka_sha512=given).kafka_digest == given
+    assert InfraSettings(kafka_version="9.9.8").kafka_digest is None

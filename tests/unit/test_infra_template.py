@@ -160,34 +160,46 @@ def test_the_kafka_host_requires_imdsv2_and_has_no_inbound_rule(synth_default: S
     assert {"Fn::GetAtt": [group_ref, "GroupId"]} not in targets
 
 
-def test_the_host_role_puts_under_trades_only_and_has_ssm(synth_default: Synth) -> None:
+def test_the_host_role_puts_under_trades_reads_its_release_and_has_session_manager(
+    synth_default: Synth,
+) -> None:
     role_id = logical_id(synth_default, "AWS::IAM::Role", "KafkaHost/Role/Resource")
     role = synth_default.template["Resources"][role_id]["Properties"]
-    assert [flatten(arn) for arn in role["ManagedPolicyArns"]] == [
-        "arn:TOKEN:iam::aws:policy/AmazonSSMManagedInstanceCore"
-    ]
+    # No AmazonSSMManagedInstanceCore: its ssm:GetParameter(s) on * would read every parameter.
+    assert "ManagedPolicyArns" not in role
     bucket_id = logical_id(synth_default, "AWS::S3::Bucket", "Trades/Bucket/")
+    by_action: dict[str, list[str]] = {}
     for statement in statements(synth_default, role_id):
-        actions = as_list(statement["Action"])
-        resources = [json.dumps(resource) for resource in as_list(statement["Resource"])]
         assert statement["Effect"] == "Allow"
-        assert not any(action.startswith("s3:Delete") for action in actions)
-        if any(bucket_id in resource for resource in resources):
-            assert set(actions) <= {
-                "s3:PutObject",
-                "s3:PutObjectLegalHold",
-                "s3:PutObjectRetention",
-                "s3:PutObjectTagging",
-                "s3:PutObjectVersionTagging",
-                "s3:Abort*",
-            }, actions
-            assert resources == [
-                json.dumps({"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/trades/*"]]})
-            ]
-        else:
-            # The only other grant: reading its own release from the CDK asset bucket.
-            assert all("cdk-hnb659fds-assets" in resource for resource in resources), resources
-            assert all(action.startswith(("s3:Get", "s3:List")) for action in actions), actions
+        for action in as_list(statement["Action"]):
+            by_action.setdefault(action, []).extend(flatten(r) for r in as_list(statement["Resource"]))
+    assert by_action.pop("s3:PutObject") == [
+        flatten({"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/trades/*"]]})
+    ]
+    (release,) = by_action.pop("s3:GetObject")
+    assert re.fullmatch(r"arn:aws:s3:::TOKEN/[0-9a-f]{64}\.zip", release), release  # the one release object
+    assert by_action.pop("ssm:UpdateInstanceInformation") == ["arn:aws:ec2:eu-west-1:TOKEN:instance/*"]
+    assert set(by_action) <= {
+        *(
+            f"ssmmessages:{a}"
+            for a in ("CreateControlChannel", "CreateDataChannel", "OpenControlChannel", "OpenDataChannel")
+        ),
+        *(
+            f"ec2messages:{a}"
+            for a in (
+                "AcknowledgeMessage",
+                "DeleteMessage",
+                "FailMessage",
+                "GetEndpoint",
+                "GetMessages",
+                "SendReply",
+            )
+        ),
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "logs:DescribeLogStreams",
+        "cloudformation:SignalResource",
+    }, by_action
 
 
 def user_data(synth: Synth) -> str:
@@ -219,9 +231,13 @@ def test_a_deploy_waits_for_the_host_to_report_its_install(synth_default: Synth)
     (instance_id, instance) = synth_default.one("AWS::EC2::Instance")
     policy = instance["CreationPolicy"]["ResourceSignal"]
     assert policy["Timeout"] == "PT20M" and policy.get("Count", 1) == 1  # CloudFormation's default count is 1
-    signal = re.search(r"^trap '/opt/aws/bin/cfn-signal (.*)' EXIT$", user_data(synth_default), re.M)
-    assert signal, "the exit status goes to CloudFormation whatever happens"
-    assert signal[1] == f'--exit-code "$?" --stack {STACK} --resource {instance_id} --region eu-west-1'
+    text = user_data(synth_default)
+    assert re.search(r"^trap signal EXIT$", text, re.M), (
+        "the exit status goes to CloudFormation whatever happens"
+    )
+    signal = re.search(r"^ +/opt/aws/bin/cfn-signal (.*)$", text, re.M)
+    assert signal, text
+    assert signal[1] == f'--exit-code "$status" --stack {STACK} --resource {instance_id} --region eu-west-1'
 
 
 def test_the_host_release_holds_the_code_units_and_wheels_for_arm64(synth_default: Synth) -> None:
@@ -372,8 +388,10 @@ def test_the_aggregator_may_read_its_secret_and_the_bucket_prefixes_only(synth_d
     assert by_action["secretsmanager:GetSecretValue"] == [json.dumps({"Ref": attachment})]
     trades = json.dumps({"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/trades/*"]]})
     rejected = json.dumps({"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/rejected/*"]]})
-    assert trades in by_action["s3:GetObject*"] and rejected not in by_action["s3:GetObject*"]
+    # Exactly the two calls the handler makes: no listing, no bucket reads, no deletes.
+    assert by_action["s3:GetObject"] == [trades]
     assert by_action["s3:PutObject"] == [rejected]
+    assert {action for action in by_action if action.startswith("s3:")} == {"s3:GetObject", "s3:PutObject"}
     assert all(resource != '"*"' for resources in by_action.values() for resource in resources)
 
 
@@ -441,7 +459,7 @@ def test_the_database_is_private_encrypted_backed_up_and_protected(synth_default
     (_, subnet_group) = synth_default.one("AWS::RDS::DBSubnetGroup")
     assert all("IsolatedSubnet" in s["Ref"] for s in subnet_group["Properties"]["SubnetIds"])
     (_, parameters) = synth_default.one("AWS::RDS::DBParameterGroup")
-    assert parameters["Properties"]["Parameters"]["require_secure_transport"] == "ON"
+    assert parameters["Properties"]["Parameters"]["require_secure_transport"] == "1"
     # The password is generated by Secrets Manager, never written in the template.
     assert "MasterUserPassword" in properties and "resolve:secretsmanager" in json.dumps(
         properties["MasterUserPassword"]
@@ -501,7 +519,13 @@ def test_errors_failed_events_and_the_host_have_alarms_that_notify(synth_default
 
 
 def test_the_outputs_say_where_to_look(template: Template) -> None:
-    for name in ("TradesBucketName", "KafkaHostInstanceId", "DatabaseSecretArn", "AlarmTopicArn"):
+    for name in (
+        "TradesBucketName",
+        "KafkaHostInstanceId",
+        "KafkaHostLogGroup",
+        "DatabaseSecretArn",
+        "AlarmTopicArn",
+    ):
         template.has_output(name, {"Value": Match.any_value()})
 
 
@@ -510,3 +534,60 @@ def test_a_new_release_is_a_new_host_and_the_same_release_the_same_host() -> Non
     first = release_id(stack, ["bash install.sh", "KAFKA_VERSION=4.1.1"])
     assert release_id(stack, ["bash install.sh", "KAFKA_VERSION=4.1.1"]) == first
     assert release_id(stack, ["bash install.sh", "KAFKA_VERSION=4.2.0"]) != first
+
+
+# --- issue 9: sized, versioned, watched --------------------------------------------------------
+
+
+def test_the_aggregator_reserves_few_enough_copies_for_a_micro_database(synth_default: Synth) -> None:
+    from infra.aggregator import AGGREGATOR_CONCURRENCY
+
+    reserved = aggregator(synth_default)["Properties"]["ReservedConcurrentExecutions"]
+    assert reserved == AGGREGATOR_CONCURRENCY == 5
+    # db.t4g.micro: max_connections = DBInstanceClassMemory / 12582880 < 1 GiB / 12582880 = 85.
+    micro_connections = 1024**3 // 12582880
+    assert micro_connections == 85
+    # One connection per warm copy; half the slots at least stay for everything else.
+    assert reserved <= micro_connections // 2
+
+
+def test_concurrency_zero_reserves_none() -> None:
+    from infra.settings import InfraSettings
+
+    assert InfraSettings.from_context({"aggregatorConcurrency": "0"}.get, {}).aggregator_concurrency == 0
+
+
+def test_the_bucket_is_versioned_and_expires_overwritten_versions(synth_default: Synth) -> None:
+    bucket_id = logical_id(synth_default, "AWS::S3::Bucket", "Trades/Bucket/")
+    bucket = synth_default.template["Resources"][bucket_id]["Properties"]
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    rules = {rule["Id"]: rule for rule in bucket["LifecycleConfiguration"]["Rules"]}
+    overwritten = rules["ExpireOverwritten"]
+    assert overwritten["NoncurrentVersionExpiration"] == {"NoncurrentDays": 7}
+    assert overwritten["ExpiredObjectDeleteMarker"] is True and "Prefix" not in overwritten
+
+
+def test_throttles_a_near_timeout_and_failed_rotations_alarm(synth_default: Synth) -> None:
+    found = alarms(synth_default)
+    function = {"Ref": logical_id(synth_default, "AWS::Lambda::Function", "Aggregator/Function/Resource")}
+    by_metric = {(a["MetricName"], json.dumps(a["Dimensions"])): a for a in found.values()}
+    throttles = by_metric[("Throttles", json.dumps([{"Name": "FunctionName", "Value": function}]))]
+    assert throttles["Threshold"] == 1 and throttles["Statistic"] == "Sum"
+    duration = by_metric[("Duration", json.dumps([{"Name": "FunctionName", "Value": function}]))]
+    timeout_ms = aggregator(synth_default)["Properties"]["Timeout"] * 1000
+    assert duration["Statistic"] == "Maximum" and duration["Threshold"] == 0.8 * timeout_ms
+    (application,) = synth_default.resources("AWS::Serverless::Application").values()
+    rotation = application["Properties"]["Parameters"]["functionName"]
+    rotation_alarm = by_metric[("Errors", json.dumps([{"Name": "FunctionName", "Value": rotation}]))]
+    assert rotation_alarm["Threshold"] == 1
+    # Every rotation in the template has one (the rule finds rotations added anywhere).
+    rotations = {
+        a["Properties"]["Parameters"]["functionName"]
+        for a in synth_default.resources("AWS::Serverless::Application").values()
+    }
+    alarmed = {
+        a["Dimensions"][0]["Value"]
+        for a in found.values()
+        if a.get("MetricName") == "Errors" and isinstance(a["Dimensions"][0]["Value"], str)
+    }
+    assert rotations <= alarmed
