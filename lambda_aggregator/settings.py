@@ -72,10 +72,10 @@ class AggregatorSettings:
             quarantine_prefix=env.get(QUARANTINE_PREFIX, "rejected/"),
         )
 
-    def mysql_params(self, secret_string: str) -> dict[str, Any]:
-        """Connection parameters from the RDS secret's JSON, with our overrides applied."""
+    def mysql_params(self, secret_value: str | Mapping[str, Any]) -> dict[str, Any]:
+        """Connection parameters from the RDS secret (its JSON, or parsed), with our overrides applied."""
         try:
-            secret = json.loads(secret_string)
+            secret = json.loads(secret_value) if isinstance(secret_value, str) else secret_value
             params = {
                 "host": self.db_host or secret["host"],
                 "port": self.db_port or int(secret.get("port", 3306)),
