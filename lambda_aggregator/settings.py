@@ -17,7 +17,10 @@ DB_SECRET_ARN = "CRYPTOTRADES_DB_SECRET_ARN"  # AWS: the RDS secret (username, p
 DB_HOST = "CRYPTOTRADES_DB_HOST"  # these three override what the secret says
 DB_PORT = "CRYPTOTRADES_DB_PORT"
 DB_NAME = "CRYPTOTRADES_DB_NAME"
-DB_TLS = "CRYPTOTRADES_DB_TLS"  # verify | encrypt | off
+# verify: TLS, the certificate checked against DB_CA_FILE and the host name (the AWS default);
+# encrypt: TLS, nothing checked; off: the driver's default (PyMySQL 1.2 still uses TLS when the
+# server offers it, unchecked) for local servers.
+DB_TLS = "CRYPTOTRADES_DB_TLS"
 DB_CA_FILE = "CRYPTOTRADES_DB_CA_FILE"  # the CA bundle that `verify` checks the server against
 QUARANTINE_PREFIX = "CRYPTOTRADES_QUARANTINE_PREFIX"
 
