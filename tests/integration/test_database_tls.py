@@ -119,7 +119,9 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
     )
     init = root / "init.sql"
     init.write_text(
-        f"CREATE USER '{USER}'@'%' IDENTIFIED BY '{PASSWORD}' REQUIRE SSL;\nCREATE DATABASE tls_db;\nGRANT SELECT ON tls_db.* TO '{USER}'@'%';\n"
+        f"CREATE USER '{USER}'@'%' IDENTIFIED BY '{PASSWORD}' REQUIRE SSL;\n"
+        "CREATE DATABASE tls_db;\n"
+        f"GRANT SELECT ON tls_db.* TO '{USER}'@'%';\n"
     )
     port = _free_port()
     server = subprocess.Popen(
