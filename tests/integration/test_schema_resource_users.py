@@ -9,6 +9,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,7 +17,7 @@ import boto3
 import pymysql
 import pytest
 
-from lambda_aggregator import handler, schema, users
+from lambda_aggregator import freshness, handler, schema, users
 from lambda_aggregator.aggregate import minute_rows
 from lambda_aggregator.errors import SettingsError
 from lambda_aggregator.settings import AggregatorSettings
@@ -144,6 +145,15 @@ def test_create_migrates_makes_both_users_and_the_aggregator_signs_in_as_its_own
         cursor.execute("SELECT CURRENT_USER()")
         ((current,),) = cursor.fetchall()
     assert current.split("@")[0] == deployment.names[users.AGGREGATOR]
+
+    # The freshness probe signs in as the dashboard user and reports the newest minute.
+    monkeypatch.setenv("CRYPTOTRADES_DB_SECRET_ARN", deployment.secrets[users.DASHBOARD])
+    fresh = freshness.lambda_handler({}, lambda_context)
+    newest = max(row.minute for row in minute_rows(TRADES))
+    (symbol,) = {trade.symbol for trade in TRADES}
+    assert fresh["symbols"][symbol]["newest_minute"] == datetime.fromtimestamp(newest / 1000, UTC).isoformat()
+    assert fresh["symbols"][symbol]["age_seconds"] >= 0
+    assert fresh["objects_processed"] == 1 and fresh["last_object_processed"] is not None
 
     dashboard = deployment.connect(users.DASHBOARD)
     with dashboard.cursor() as cursor:
