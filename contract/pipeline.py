@@ -30,6 +30,7 @@ DEFAULT_DB_URL = f"sqlite:///{ONEBOX_DIR}/{ONEBOX_DB_FILE}"
 # the CloudWatch namespace of its metrics, by default.
 AGGREGATOR_HANDLER = "lambda_aggregator.handler.lambda_handler"
 SCHEMA_HANDLER = "lambda_aggregator.schema.on_event"
+FRESHNESS_HANDLER = "lambda_aggregator.freshness.lambda_handler"  # read-only probe (check-deployment)
 AGGREGATOR_SERVICE_NAME = "cryptotrades-aggregator"
 METRICS_NAMESPACE = "cryptotrades"
 

@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "cryptotrades.onebox_commands",  # run, status
     "producer.command",  # produce
     "dashboard.command",  # dashboard
+    "cryptotrades.deployment",  # check-deployment
 ]
 
 

@@ -26,6 +26,7 @@ from contract.pipeline import (
     DB_CA_FILE_ENV,
     DB_SECRET_ARN_ENV,
     DB_TLS_ENV,
+    FRESHNESS_HANDLER,
     POWERTOOLS_METRICS_NAMESPACE_ENV,
     POWERTOOLS_SERVICE_NAME_ENV,
     QUARANTINE_PREFIX_ENV,
@@ -37,8 +38,10 @@ from infra.modules import module_files
 
 HANDLER = AGGREGATOR_HANDLER
 REQUIREMENTS = REPO_ROOT / "lambda_aggregator" / "requirements.txt"
-# The modules that hold the two handlers; the bundle holds them and what they import.
-ENTRY_MODULES = tuple(handler.rpartition(".")[0] for handler in (AGGREGATOR_HANDLER, SCHEMA_HANDLER))
+# The modules that hold the three handlers; the bundle holds them and what they import.
+ENTRY_MODULES = tuple(
+    handler.rpartition(".")[0] for handler in (AGGREGATOR_HANDLER, SCHEMA_HANDLER, FRESHNESS_HANDLER)
+)
 CA_BUNDLE_PATH = "rds-ca/bundle.pem"  # inside the package, i.e. /var/task/rds-ca/bundle.pem
 LAMBDA_TASK_ROOT = "/var/task"
 SERVICE_NAME = AGGREGATOR_SERVICE_NAME

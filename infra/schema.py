@@ -1,26 +1,32 @@
-"""The schema at deploy time: a custom resource whose handler applies ``sql/mysql/``.
+"""The schema at deploy time: a custom resource whose handler applies ``sql/mysql/`` and makes the users.
 
-``lambda_aggregator.schema.on_event`` (same package and environment as the aggregator) runs
-the numbered migrations on Create and on every Update; the digest of the SQL files is a
-property, so a changed migration makes CloudFormation send an Update.
+``lambda_aggregator.schema.on_event`` (same package as the aggregator, signed in as the master
+user) runs the numbered migrations and converges the application users on Create and on every
+Update. Its properties are the digest of the SQL files and, per user, the user name and the ARN
+of its secret: a changed migration, a new user or a replaced secret makes CloudFormation send
+an Update.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 
 from aws_cdk import CustomResource, Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import custom_resources as cr
 from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import Construct
 
-from contract.pipeline import SCHEMA_HANDLER
+from contract.pipeline import DB_SECRET_ARN_ENV, SCHEMA_HANDLER
 from infra.aggregator import LambdaPackage, vpc_function
 from infra.bundle import REPO_ROOT
+from infra.database import DatabaseUser
 
 HANDLER = SCHEMA_HANDLER
+SECRET_ENV = DB_SECRET_ARN_ENV  # who the function is: lambda_aggregator.settings reads it
 SQL_DIR = REPO_ROOT / "sql" / "mysql"
 
 
@@ -41,6 +47,10 @@ class SchemaMigration(Construct):
         The aggregator's package (the handler reads the same env vars).
     vpc, subnets
         Isolated subnets, like the aggregator.
+    admin_secret
+        The master user's secret: the function signs in with it (and is granted it here).
+    users
+        The application users to create; the function is granted their secrets to set passwords.
 
     Attributes
     ----------
@@ -58,6 +68,8 @@ class SchemaMigration(Construct):
         package: LambdaPackage,
         vpc: ec2.IVpc,
         subnets: ec2.SubnetSelection,
+        admin_secret: secretsmanager.ISecret,
+        users: Sequence[DatabaseUser],
     ) -> None:
         super().__init__(scope, construct_id)
         self.function = vpc_function(
@@ -68,8 +80,13 @@ class SchemaMigration(Construct):
             vpc=vpc,
             subnets=subnets,
             timeout=Duration.minutes(5),
-            description="Applies the sql/mysql migrations at deploy time (CloudFormation custom resource)",
+            description="Applies the sql/mysql migrations and makes the database users at deploy time "
+            "(CloudFormation custom resource)",
         )
+        # The package's environment names the aggregator's secret; this function is the master user.
+        self.function.add_environment(SECRET_ENV, admin_secret.secret_arn)
+        for secret in (admin_secret, *(user.secret for user in users)):
+            secret.grant_read(self.function)
         provider = cr.Provider(
             self,
             "Provider",
@@ -104,5 +121,11 @@ class SchemaMigration(Construct):
             "Resource",
             service_token=provider.service_token,
             resource_type="Custom::CryptotradesSchema",
-            properties={"SqlDigest": sql_digest()},
+            properties={
+                "SqlDigest": sql_digest(),
+                "Users": {
+                    user.role: {"Username": user.username, "SecretArn": user.secret.secret_arn}
+                    for user in users
+                },
+            },
         )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from infra import rds_ca
 from infra.errors import ContextError
 
 # Context keys.
@@ -24,7 +25,8 @@ QUICKSIGHT_PRINCIPAL = "quicksightPrincipal"  # the QuickSight user or group ARN
 ALARM_EMAIL = "alarmEmail"  # an address subscribed to the alarm topic (confirm the mail once)
 KAFKA_INSTANCE_TYPE = "kafkaInstanceType"
 DB_INSTANCE_TYPE = "dbInstanceType"
-DB_CA_BUNDLE = "dbCaBundle"  # a local PEM file (the RDS CA bundle): the Lambda then verifies the server
+DB_TLS = "dbTls"  # verify (default: check the server's certificate) | encrypt (TLS, certificate unchecked)
+DB_CA_BUNDLE = "dbCaBundle"  # a PEM file of RDS CAs to verify with instead of the shipped infra/rds-ca/
 RAW_RETENTION_DAYS = "rawRetentionDays"  # days raw trade objects stay in the bucket
 # Reserved concurrency of the aggregator (infra/aggregator.py, AGGREGATOR_CONCURRENCY); 0: none
 # (for an account whose Lambda concurrency quota is 10, where reserving any is refused).
@@ -48,6 +50,7 @@ DEFAULT_REGION = "eu-west-1"
 # Binance answers HTTP 451 to US addresses, and the IP ranges of AWS's US regions are US addresses.
 REFUSED_REGION_PREFIXES = ("us-",)
 KAFKA_MODES = ("ec2", "msk")
+DB_TLS_MODES = ("verify", "encrypt")
 
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
@@ -73,7 +76,8 @@ class InfraSettings:
     alarm_email: str | None = None
     kafka_instance_type: str = "t4g.small"
     db_instance_type: str = "t4g.micro"
-    db_ca_bundle: Path | None = None
+    db_tls: str = "verify"
+    db_ca_bundle: Path | None = None  # None: the shipped RDS roots (infra/rds_ca.py)
     raw_retention_days: int = 90
     aggregator_concurrency: int = 5
     kafka_version: str = "4.1.1"
@@ -118,8 +122,20 @@ class InfraSettings:
             (DB_INSTANCE_TYPE, self.db_instance_type),
         ):
             _check(key, value, bool(_INSTANCE_TYPE.match(value)), "an instance type such as t4g.small")
+        _check(DB_TLS, self.db_tls, self.db_tls in DB_TLS_MODES, " or ".join(DB_TLS_MODES))
         if self.db_ca_bundle is not None and not self.db_ca_bundle.is_file():
             raise ContextError(f"{DB_CA_BUNDLE}={str(self.db_ca_bundle)!r}: no such file (a PEM CA bundle)")
+        if self.db_tls == "encrypt" and self.db_ca_bundle is not None:
+            raise ContextError(
+                f"{DB_CA_BUNDLE} is for {DB_TLS}=verify, but {DB_TLS}='encrypt' checks no certificate"
+            )
+        if self.db_tls == "verify" and self.db_ca_bundle is None and self.region not in rds_ca.REGIONS:
+            raise ContextError(
+                f"{REGION}={self.region!r}: the RDS root certificates shipped in infra/rds-ca/ do not cover "
+                f"this region, so the functions could not verify the database; download AWS's bundle and "
+                f"pass it (-c {DB_CA_BUNDLE}=global-bundle.pem, see docs/infra.md 'TLS to the database'), "
+                f"or accept an unchecked certificate inside the VPC with -c {DB_TLS}=encrypt"
+            )
         _check(
             RAW_RETENTION_DAYS,
             self.raw_retention_days,
@@ -163,6 +179,13 @@ class InfraSettings:
         """The SHA-512 the host checks the Kafka tarball against: context first, then the pin table."""
         return self.kafka_sha512 or KAFKA_SHA512_PINS.get(self.kafka_version)
 
+    @property
+    def ca_bundle(self) -> Path | None:
+        """The CA file the Lambda package ships, or None when the certificate is not checked."""
+        if self.db_tls != "verify":
+            return None
+        return self.db_ca_bundle or rds_ca.BUNDLE
+
     @classmethod
     def from_context(cls, lookup: Callable[[str], Any], env: Mapping[str, str]) -> InfraSettings:
         """Settings from a context lookup (``node.try_get_context``) and the environment (for the account).
@@ -204,6 +227,7 @@ _TEXT_FIELDS = {
     "stack_name": STACK_NAME,
     "region": REGION,
     "kafka": KAFKA,
+    "db_tls": DB_TLS,
     "quicksight_principal": QUICKSIGHT_PRINCIPAL,
     "alarm_email": ALARM_EMAIL,
     "kafka_instance_type": KAFKA_INSTANCE_TYPE,

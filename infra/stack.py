@@ -10,6 +10,7 @@ from infra.aggregator import Aggregator, lambda_package
 from infra.alarms import PipelineAlarms
 from infra.bucket import TradesBucket
 from infra.database import Database
+from infra.freshness import FreshnessProbe
 from infra.kafka_host import Downloads, KafkaHost, MskBrokers, TopicSettings
 from infra.msk import MskCluster
 from infra.nag import suppress_cdk_internals
@@ -41,12 +42,18 @@ class CryptotradesStack(Stack):
         )
 
         package = lambda_package(
-            secret_arn=database.secret.secret_arn,
-            ca_bundle=settings.db_ca_bundle,
+            secret_arn=database.aggregator.secret.secret_arn,
+            ca_bundle=settings.ca_bundle,
             metrics_namespace=self.stack_name,
         )
         schema = SchemaMigration(
-            self, "Schema", package=package, vpc=network.vpc, subnets=network.isolated_subnets
+            self,
+            "Schema",
+            package=package,
+            vpc=network.vpc,
+            subnets=network.isolated_subnets,
+            admin_secret=database.secret,
+            users=database.users,
         )
         aggregator = Aggregator(
             self,
@@ -56,12 +63,28 @@ class CryptotradesStack(Stack):
             subnets=network.isolated_subnets,
             reserved_concurrency=settings.aggregator_concurrency,
         )
-        network.grant_secret_read(database.secret, schema.function, aggregator.function)
-        database.allow_from(
-            schema.function, aggregator.function, description="schema migration and aggregator"
+        network.grant_secret_read(database.aggregator.secret, aggregator.function)
+        freshness = FreshnessProbe(
+            self,
+            "Freshness",
+            package=package,
+            vpc=network.vpc,
+            subnets=network.isolated_subnets,
+            secret=database.dashboard.secret,
         )
-        # The migration needs the database reachable: the instance, its secret and the ingress rules.
-        schema.resource.node.add_dependency(database)
+        database.allow_from(
+            schema.function,
+            aggregator.function,
+            freshness.function,
+            description="schema migration, aggregator and freshness probe",
+        )
+        # Schema and probe read their secrets by the names in their environment (granted in their
+        # constructs); the rotations' group is admitted where it is made (secrets_client_group).
+        network.allow_secrets_from(schema.function, freshness.function)
+        # The migration needs the database reachable: the instance, its secret and the ingress rules
+        # (all under the instance); the users' rotations start once it has made the users.
+        schema.resource.node.add_dependency(database.instance)
+        database.rotate_users_after(schema.resource)
         trades.grant_aggregator(aggregator.function)
         trades.notify(aggregator.function)
 
@@ -117,7 +140,7 @@ class CryptotradesStack(Stack):
                 vpc=network.vpc,
                 subnets=network.isolated_subnets,
                 database=database.instance,
-                secret=database.secret,
+                secret=database.dashboard.secret,
                 principal_arn=settings.quicksight_principal,
             )
             database.allow_from(quicksight.connections, description="QuickSight VPC connection")
@@ -136,5 +159,7 @@ class CryptotradesStack(Stack):
         CfnOutput(self, "DatabaseEndpoint", value=database.instance.db_instance_endpoint_address)
         CfnOutput(self, "DatabaseSecretArn", value=database.secret.secret_arn)
         CfnOutput(self, "AggregatorFunctionName", value=aggregator.function.function_name)
+        CfnOutput(self, "FreshnessFunctionName", value=freshness.function.function_name)
+        CfnOutput(self, "DashboardSecretArn", value=database.dashboard.secret.secret_arn)
         CfnOutput(self, "FailedEventsQueueUrl", value=aggregator.failed_events.queue_url)
         CfnOutput(self, "AlarmTopicArn", value=alarms.topic.topic_arn)

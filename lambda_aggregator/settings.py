@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,9 @@ class AggregatorSettings(Settings):
         None, env=DB_PORT, expected="a port number", help="overrides the secret's port"
     )
     db_name: str | None = setting(None, env=DB_NAME, help="overrides the secret's database name")
+    # verify: TLS, the certificate checked against DB_CA_FILE and the host name (the AWS default);
+    # encrypt: TLS, nothing checked; off: the driver's default (PyMySQL 1.2 still uses TLS when the
+    # server offers it, unchecked) for local servers.
     db_tls: str = setting("off", env=DB_TLS, help="verify | encrypt | off")
     db_ca_file: str | None = setting(
         None, env=DB_CA_FILE, help="the CA bundle `verify` checks the server against"
@@ -63,10 +67,10 @@ class AggregatorSettings(Settings):
                 f"{QUARANTINE_PREFIX}={self.quarantine_prefix!r}: expected a key prefix like 'rejected/'"
             )
 
-    def mysql_params(self, secret_string: str) -> dict[str, Any]:
-        """Connection parameters from the RDS secret's JSON, with our overrides applied."""
+    def mysql_params(self, secret_value: str | Mapping[str, Any]) -> dict[str, Any]:
+        """Connection parameters from the RDS secret (its JSON, or parsed), with our overrides applied."""
         try:
-            secret = json.loads(secret_string)
+            secret = json.loads(secret_value) if isinstance(secret_value, str) else secret_value
             params = {
                 "host": self.db_host or secret["host"],
                 "port": self.db_port or int(secret.get("port", 3306)),

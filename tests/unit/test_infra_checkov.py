@@ -47,10 +47,17 @@ ACCEPTED: dict[tuple[str, str], str] = {
     },
     ("CKV_AWS_116", "/Aggregator/Function/"): "the aggregator has an on-failure destination (the "
     "failed-events queue, with the whole event and error), the successor of a dead-letter queue",
+    ("CKV_AWS_116", "/Freshness/Function/"): "invoked synchronously by `cryptotrades check-deployment`, "
+    "which shows the error itself; a dead-letter queue only serves asynchronous invocations",
     **{
         ("CKV_AWS_173", part): "the environment holds ARNs, names and flags, never a secret; Lambda "
         "encrypts it at rest with its service key"
-        for part in ("/Aggregator/Function/", "/Schema/Function/", "/framework-onEvent")
+        for part in (
+            "/Aggregator/Function/",
+            "/Schema/Function/",
+            "/Freshness/Function/",
+            "/framework-onEvent",
+        )
     },
     ("CKV_AWS_158", "/"): "CloudWatch Logs encrypts every log group at rest with its service key; a "
     "customer key per group costs more than these logs (no secrets, no trades) are worth",

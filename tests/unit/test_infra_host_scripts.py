@@ -485,7 +485,8 @@ def test_the_user_data_sets_its_trap_before_any_command_that_can_fail(synth_defa
 
 
 def test_the_host_log_config_uses_only_documented_vector_options() -> None:
-    from onebox import vector_config, vector_reference
+    from onebox import vector_config
+    from tests.fixtures import vector_reference
 
     reference = vector_reference.load_reference()
     env = {"CRYPTOTRADES_HOST_LOG_GROUP": "Cryptotrades-KafkaHostLogs-1A2B3C", "AWS_REGION": "eu-west-1"}

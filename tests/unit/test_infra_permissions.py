@@ -114,21 +114,42 @@ def aggregator_denied(f: Facts, stack: Stack) -> list[Call]:
 
 
 def schema_allowed(f: Facts, stack: Stack) -> list[Call]:
+    # lambda_aggregator/schema.py signs in with the master secret (its environment) and reads each
+    # user's secret (named in the custom resource's Users property) to set that user's password.
     path = "/Schema/Function/Resource"
+    return [
+        *[("secretsmanager:GetSecretValue", secret) for secret in f.secrets()],
+        ("logs:PutLogEvents", f.log_stream(path)),
+    ]
+
+
+def schema_denied(f: Facts, stack: Stack) -> list[Call]:
+    return [
+        ("s3:GetObject", f"{f.bucket}/trades/{OBJECT_KEY}"),
+        ("s3:PutObject", f"{f.bucket}/rejected/x"),
+        ("secretsmanager:GetSecretValue", FOREIGN_SECRET),
+        *[("secretsmanager:DeleteSecret", secret) for secret in f.secrets()],
+        *[("secretsmanager:PutSecretValue", secret) for secret in f.secrets()],
+    ]
+
+
+def freshness_allowed(f: Facts, stack: Stack) -> list[Call]:
+    path = "/Freshness/Function/Resource"  # lambda_aggregator/freshness.py: signs in as `dashboard`
     return [
         *[("secretsmanager:GetSecretValue", secret) for secret in f.env_secrets(path)],
         ("logs:PutLogEvents", f.log_stream(path)),
     ]
 
 
-def schema_denied(f: Facts, stack: Stack) -> list[Call]:
-    own = f.env_secrets("/Schema/Function/Resource")
+def freshness_denied(f: Facts, stack: Stack) -> list[Call]:
+    own = f.env_secrets("/Freshness/Function/Resource")
     return [
         ("s3:GetObject", f"{f.bucket}/trades/{OBJECT_KEY}"),
-        ("s3:PutObject", f"{f.bucket}/rejected/x"),
+        ("s3:PutObject", f"{f.bucket}/trades/{OBJECT_KEY}"),
         ("secretsmanager:GetSecretValue", FOREIGN_SECRET),
+        # Not the master's, not the aggregator's: a probe that can only read a timestamp.
         *[("secretsmanager:GetSecretValue", secret) for secret in f.secrets() - own],
-        *[("secretsmanager:DeleteSecret", secret) for secret in own],
+        *[("secretsmanager:PutSecretValue", secret) for secret in own],
     ]
 
 
@@ -221,6 +242,7 @@ TABLE: dict[str, Entry] = {
     "/Aggregator/Function/ServiceRole/": Entry(aggregator_allowed, aggregator_denied),
     "/Schema/Function/ServiceRole/": Entry(schema_allowed, schema_denied),
     "/Schema/Provider/framework-onEvent/ServiceRole/": Entry(provider_allowed, provider_denied),
+    "/Freshness/Function/ServiceRole/": Entry(freshness_allowed, freshness_denied),
     "/KafkaHost/Role/": Entry(host_allowed, host_denied),
     "/QuickSight/VpcConnectionRole/": Entry(quicksight_allowed, quicksight_denied),
     "/Network/Vpc/RejectedTraffic/IAMRole/": Entry(flow_logs_allowed, flow_logs_denied),
@@ -283,6 +305,7 @@ def test_each_role_is_refused_what_it_must_never_do(synth: Synth) -> None:
 def test_the_aggregator_reads_exactly_the_secret_its_environment_names(synth: Synth) -> None:
     facts = Facts(synth.stack)
     assert len(facts.env_secrets("/Aggregator/Function/Resource")) == 1
+    assert len(facts.env_secrets("/Freshness/Function/Resource")) == 1
 
 
 def test_plain_http_is_refused_by_the_bucket_policy(synth: Synth) -> None:

@@ -367,10 +367,13 @@ def test_the_aggregator_runs_python_3_12_on_arm_in_isolated_subnets(synth_defaul
 
 def test_the_aggregator_environment_names_the_secret_never_its_value(synth_default: Synth) -> None:
     env = aggregator(synth_default)["Properties"]["Environment"]["Variables"]
-    attachment = logical_id(synth_default, "AWS::SecretsManager::SecretTargetAttachment", "Database/Instance")
+    attachment = logical_id(
+        synth_default, "AWS::SecretsManager::SecretTargetAttachment", "Database/AggregatorSecret/"
+    )
     assert env == {
         "CRYPTOTRADES_DB_SECRET_ARN": {"Ref": attachment},
-        "CRYPTOTRADES_DB_TLS": "encrypt",
+        "CRYPTOTRADES_DB_TLS": "verify",
+        "CRYPTOTRADES_DB_CA_FILE": "/var/task/rds-ca/bundle.pem",
         "CRYPTOTRADES_QUARANTINE_PREFIX": "rejected/",
         "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
         "POWERTOOLS_METRICS_NAMESPACE": STACK,
@@ -379,7 +382,9 @@ def test_the_aggregator_environment_names_the_secret_never_its_value(synth_defau
 
 def test_the_aggregator_may_read_its_secret_and_the_bucket_prefixes_only(synth_default: Synth) -> None:
     role_id = aggregator(synth_default)["Properties"]["Role"]["Fn::GetAtt"][0]
-    attachment = logical_id(synth_default, "AWS::SecretsManager::SecretTargetAttachment", "Database/Instance")
+    attachment = logical_id(
+        synth_default, "AWS::SecretsManager::SecretTargetAttachment", "Database/AggregatorSecret/"
+    )
     bucket_id = logical_id(synth_default, "AWS::S3::Bucket", "Trades/Bucket/")
     by_action: dict[str, list[str]] = {}
     for statement in statements(synth_default, role_id):
@@ -435,7 +440,13 @@ def test_the_schema_is_migrated_at_deploy_by_the_same_package(synth_default: Syn
     schema = synth_default.template["Resources"][schema_id]["Properties"]
     assert schema["Handler"] == "lambda_aggregator.schema.on_event"
     assert schema["Code"] == aggregator(synth_default)["Properties"]["Code"]
-    assert schema["Environment"] == aggregator(synth_default)["Properties"]["Environment"]
+    # The same environment, but signed in as the master user: the one function that is.
+    master = logical_id(synth_default, "AWS::SecretsManager::SecretTargetAttachment", "Database/Instance")
+    aggregator_env = aggregator(synth_default)["Properties"]["Environment"]["Variables"]
+    assert schema["Environment"]["Variables"] == {
+        **aggregator_env,
+        "CRYPTOTRADES_DB_SECRET_ARN": {"Ref": master},
+    }
     instance_id = logical_id(synth_default, "AWS::RDS::DBInstance", "Database/Instance")
     assert instance_id in resource["DependsOn"]
     # The host (and so the producer) starts only once the schema exists.
@@ -449,7 +460,7 @@ def test_the_database_is_private_encrypted_backed_up_and_protected(synth_default
     (_, instance) = synth_default.one("AWS::RDS::DBInstance")
     properties = instance["Properties"]
     assert properties["Engine"] == "mysql"
-    assert properties["EngineVersion"].startswith("8.4.")
+    assert properties["EngineVersion"] == "8.4"  # the major only (tests/unit/test_infra_database.py)
     assert properties["PubliclyAccessible"] is False
     assert properties["StorageEncrypted"] is True
     assert properties["DeletionProtection"] is True
@@ -467,12 +478,17 @@ def test_the_database_is_private_encrypted_backed_up_and_protected(synth_default
 
 
 def test_the_credentials_rotate_every_30_days_through_the_endpoint(synth_default: Synth) -> None:
-    (_, secret) = synth_default.one("AWS::SecretsManager::Secret")
-    assert "GenerateSecretString" in secret["Properties"]
-    (_, schedule) = synth_default.one("AWS::SecretsManager::RotationSchedule")
-    assert schedule["Properties"]["RotationRules"] == {"ScheduleExpression": "rate(30 days)"}
-    (_, application) = synth_default.one("AWS::Serverless::Application")
-    assert "secretsmanager" in flatten(application["Properties"]["Parameters"]["endpoint"])
+    secrets = synth_default.resources("AWS::SecretsManager::Secret")
+    assert len(secrets) == 3  # master, aggregator, dashboard
+    assert all("GenerateSecretString" in secret["Properties"] for secret in secrets.values())
+    schedules = synth_default.resources("AWS::SecretsManager::RotationSchedule")
+    assert len(schedules) == 3
+    for schedule in schedules.values():
+        assert schedule["Properties"]["RotationRules"] == {"ScheduleExpression": "rate(30 days)"}
+    applications = synth_default.resources("AWS::Serverless::Application")
+    assert len(applications) == 3
+    for application in applications.values():
+        assert "secretsmanager" in flatten(application["Properties"]["Parameters"]["endpoint"])
 
 
 def test_only_our_functions_reach_the_database(synth_default: Synth) -> None:
@@ -483,9 +499,9 @@ def test_only_our_functions_reach_the_database(synth_default: Synth) -> None:
         for body in synth_default.resources("AWS::EC2::SecurityGroupIngress").values()
         if body["Properties"]["GroupId"] == {"Fn::GetAtt": [group_id, "GroupId"]}
     )
-    assert len(sources) == 3
+    assert len(sources) == 4
     assert any("Aggregator" in s for s in sources) and any("Schema" in s for s in sources)
-    assert any("Rotation" in s for s in sources)
+    assert any("Rotation" in s for s in sources) and any("Freshness" in s for s in sources)
 
 
 # --- alarms ---------------------------------------------------------------------------------
@@ -576,15 +592,16 @@ def test_throttles_a_near_timeout_and_failed_rotations_alarm(synth_default: Synt
     duration = by_metric[("Duration", json.dumps([{"Name": "FunctionName", "Value": function}]))]
     timeout_ms = aggregator(synth_default)["Properties"]["Timeout"] * 1000
     assert duration["Statistic"] == "Maximum" and duration["Threshold"] == 0.8 * timeout_ms
-    (application,) = synth_default.resources("AWS::Serverless::Application").values()
-    rotation = application["Properties"]["Parameters"]["functionName"]
-    rotation_alarm = by_metric[("Errors", json.dumps([{"Name": "FunctionName", "Value": rotation}]))]
-    assert rotation_alarm["Threshold"] == 1
-    # Every rotation in the template has one (the rule finds rotations added anywhere).
+    # Every rotation in the template has one (the rule finds rotations added anywhere): the master's
+    # and each application user's.
     rotations = {
         a["Properties"]["Parameters"]["functionName"]
         for a in synth_default.resources("AWS::Serverless::Application").values()
     }
+    assert len(rotations) == 3
+    for rotation in rotations:
+        rotation_alarm = by_metric[("Errors", json.dumps([{"Name": "FunctionName", "Value": rotation}]))]
+        assert rotation_alarm["Threshold"] == 1
     alarmed = {
         a["Dimensions"][0]["Value"]
         for a in found.values()

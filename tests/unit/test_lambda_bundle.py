@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from contract.pipeline import AGGREGATOR_HANDLER, SCHEMA_HANDLER
+from contract.pipeline import AGGREGATOR_HANDLER, FRESHNESS_HANDLER, SCHEMA_HANDLER
 from infra.aggregator import ENTRY_MODULES, lambda_bundle, lambda_sources
 from infra.bundle import iter_files
 from infra.modules import module_files
@@ -51,7 +51,10 @@ def loaded_by_importing(*modules: str) -> set[str]:
 
 
 def test_the_bundle_holds_exactly_the_modules_the_handlers_import():
-    assert tuple(h.rpartition(".")[0] for h in (AGGREGATOR_HANDLER, SCHEMA_HANDLER)) == ENTRY_MODULES
+    assert (
+        tuple(h.rpartition(".")[0] for h in (AGGREGATOR_HANDLER, SCHEMA_HANDLER, FRESHNESS_HANDLER))
+        == ENTRY_MODULES
+    )
     bundled = {path for path in lambda_sources() if path.endswith(".py")}
     assert bundled == loaded_by_importing(*ENTRY_MODULES)
 
