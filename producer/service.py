@@ -613,19 +613,32 @@ class _Service:
                 trade, event, True, f"REST lists nothing from {probe.first} up to it (newest there: {newest})"
             )
             return
-        await self._confirmed(connection, symbol, last, agg_id, event, probe, page)
+        await self._confirmed(connection, trade, event, last, probe, page)
 
     async def _confirmed(
         self,
         connection: _Connection,
-        symbol: str,
-        last: int | None,
-        agg_id: int,
+        trade: AggTrade,
         event: bytes,
+        last: int | None,
         probe: IdRange,
         page: list[RestTrade],
     ) -> None:
-        """REST knows ``agg_id``: fill the gap before it (the probe page is its newest part), release it."""
+        """REST knows the jump's id: fill the gap before it (the probe page is its newest part), release it.
+
+        When the probe page lists the trade itself, it must agree with REST; if it does not,
+        REST's record of that id is released instead (the stream's frame is counted and logged).
+        """
+        symbol, agg_id = trade.symbol, trade.agg_id
+        on_rest = next((item for item in page if item.trade.agg_id == agg_id), None)
+        if on_rest is not None and on_rest.trade != trade:
+            self._reject(
+                connection,
+                "contradicts_rest",
+                f"{symbol} agg id {agg_id} is not the trade REST has under that id; publishing REST's",
+                event,
+            )
+            event = on_rest.event
         if last is None:
             logger.info(
                 "%s: %s starts at agg id %d (nothing saved: the live stream from here)",
@@ -679,7 +692,7 @@ class _Service:
             newest = page[-1].trade.agg_id if page else None
             why = f"REST still lists nothing that high (newest from {probe.first}: {newest})"
         if judge_jump(held_id, newest, rest_answered=True) is Jump.CONFIRMED:
-            await self._confirmed(connection, symbol, last, held_id, suspect.event, probe, page)
+            await self._confirmed(connection, suspect.trade, suspect.event, last, probe, page)
         else:
             self._reject(
                 connection,

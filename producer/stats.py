@@ -25,6 +25,7 @@ REJECT_REASONS = (
     "wrong_symbol",  # a trade of a symbol this producer did not ask for
     "id_out_of_range",  # an agg id below 0 or above 2**63 - 1
     "unconfirmed_jump",  # an id ahead of the last by more than one that REST does not know
+    "contradicts_rest",  # a jump whose trade differs from REST's under that id (REST's is published)
     "too_large",  # a frame over the WebSocket size limit (the connection is closed and replaced)
     "error_frame",  # {"code": …, "msg": …} from the server
     "other_event",  # an event of another type (not aggTrade, not serverShutdown)
