@@ -40,6 +40,12 @@ How it works
 - Every frame goes through one queue to one processing task, which asks `producer.sequence`
   what each trade is: the next id (released), a duplicate (dropped, counted) or past a gap
   (the missing ids are fetched from REST and released first, so Kafka sees ids in order).
+- No frame ends the stream: whatever decoding one frame raises is caught, and the frame is
+  counted by reason (``stats.rejected``) and logged, rate-limited. Ids are trusted only when
+  they agree with Binance: a jump ahead (or a first trade) is released only once REST knows
+  an id that high; one REST does not know is held until the stream's next trade, and
+  rejected when that trade is below it (docs/producer.md, "When the stream and REST
+  disagree"). A resume point above REST's newest id is corrected, loudly.
 - `producer.sink.KafkaSink` produces idempotently and checks every delivery report; when it
   holds ``buffer_messages`` unconfirmed trades the processing task waits, the queue fills,
   and reading stops (Binance may then drop us: the reconnect's gap is filled from REST).
