@@ -127,12 +127,21 @@ class RestTrade(NamedTuple):
     event: bytes  # the trade in the WebSocket event shape (see `event_from_rest`)
 
 
+class RestPage(NamedTuple):
+    """One aggTrades answer: its usable trades in order, and what was wrong with the others."""
+
+    trades: list[RestTrade]
+    rejected: list[str]  # "item 3: field price: ...", one per item left out
+
+
 class _TradeTime(msgspec.Struct):
     T: int  # Binance's name for the trade time
 
 
 _ITEMS = msgspec.json.Decoder(list[msgspec.Raw])
 _TRADE_TIME = msgspec.json.Decoder(_TradeTime)
+# Whatever decoding one answer or item can raise (deep nesting is a RecursionError).
+_DECODING_ERRORS = (msgspec.MsgspecError, RecursionError, ValueError, OverflowError)
 
 
 def event_from_rest(item: bytes, symbol: str) -> bytes:
@@ -142,25 +151,45 @@ def event_from_rest(item: bytes, symbol: str) -> bytes:
         raise BadLineError(f"expected a non-empty JSON object, got {body[:80]!r}")
     try:
         trade_time = _TRADE_TIME.decode(body).T
-    except msgspec.MsgspecError as exc:
-        raise BadLineError(f"no trade time: {exc}") from exc
+    except _DECODING_ERRORS as exc:
+        problem = "nested deeper than the decoder goes" if isinstance(exc, RecursionError) else exc
+        raise BadLineError(f"no trade time: {problem}") from None
     return b'{"e":"aggTrade","E":%d,"s":"%s",' % (trade_time, symbol.encode()) + body[1:]
 
 
-def parse_agg_trades(body: bytes, symbol: str) -> list[RestTrade]:
-    """Every trade of one aggTrades answer, in the order given; `RestError` names a bad item."""
+def parse_agg_trades(body: bytes, symbol: str, from_id: int | None = None) -> RestPage:
+    """The trades of one aggTrades answer, in the order given.
+
+    An item that is not a valid trade is left out and described in ``rejected``: the good
+    items beside it are kept (the caller sees the id it leaves out missing). `RestError`
+    when the answer as a whole is unusable: not a JSON array, or agg ids that do not
+    ascend (from ``from_id`` on, when given), as Binance's always do.
+    """
     try:
         items = _ITEMS.decode(body)
-    except msgspec.MsgspecError as exc:
-        raise RestError(f"aggTrades answer for {symbol} is not a JSON array: {body[:200]!r} ({exc})") from exc
-    trades = []
+    except _DECODING_ERRORS as exc:
+        problem = "nested deeper than the decoder goes" if isinstance(exc, RecursionError) else exc
+        raise RestError(
+            f"aggTrades answer for {symbol} is not a JSON array: {body[:200]!r} ({problem})"
+        ) from None
+    trades: list[RestTrade] = []
+    rejected: list[str] = []
+    previous = -1 if from_id is None else from_id - 1
     for index, raw in enumerate(items):
         try:
             event = event_from_rest(bytes(raw), symbol)
-            trades.append(RestTrade(parse_event(event), event))
-        except BadLineError as exc:
-            raise RestError(f"aggTrades answer for {symbol}, item {index}: {exc}") from exc
-    return trades
+            trade = parse_event(event)
+        except (BadLineError, *_DECODING_ERRORS) as exc:
+            rejected.append(f"item {index}: {exc}")
+            continue
+        if trade.agg_id <= previous:
+            raise RestError(
+                f"aggTrades answer for {symbol}: item {index} has agg id {trade.agg_id}, "
+                f"not above {previous}: the ids do not ascend{'' if from_id is None else f' from {from_id}'}"
+            )
+        previous = trade.agg_id
+        trades.append(RestTrade(trade, event))
+    return RestPage(trades, rejected)
 
 
 def rest_json(trades: list[AggTrade]) -> bytes:

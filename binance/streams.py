@@ -145,10 +145,21 @@ _EVENT_TYPE = msgspec.json.Decoder(_EventType)
 _AGG_TRADE_MARK = b'"e":"aggTrade"'
 
 
+# Whatever decoding one frame can raise: msgspec's errors, RecursionError for deep nesting,
+# ValueError (UnicodeDecodeError among them) and OverflowError. One frame never ends a stream.
+_DECODING_ERRORS = (msgspec.MsgspecError, RecursionError, ValueError, OverflowError)
+
+
+def looks_like_trade(frame: bytes) -> bool:
+    """A quick look, without decoding: does this frame carry an aggTrade event (as Binance writes it)?"""
+    return _AGG_TRADE_MARK in frame
+
+
 def read_frame(frame: bytes) -> Frame:
     """Tell what one received frame holds and cut out its event bytes.
 
-    Raises `BinanceError` when the frame is not a JSON object.
+    Raises `BinanceError` (and nothing else) when the frame is not a JSON object: malformed,
+    not UTF-8, another JSON type, or nested deeper than the decoder goes.
 
     Examples
     --------
@@ -157,16 +168,18 @@ def read_frame(frame: bytes) -> Frame:
     """
     try:
         envelope = _ENVELOPE.decode(frame)
-    except msgspec.DecodeError as exc:
-        raise BinanceError(f"frame is not a JSON object: {exc}") from exc
+    except _DECODING_ERRORS as exc:
+        raise BinanceError(f"frame is not a JSON object: {_decoding_problem(exc)}") from None
     if len(envelope.data):
         event = bytes(envelope.data)
         if _AGG_TRADE_MARK in event:
             return Frame(FrameKind.AGG_TRADE, event, envelope.stream)
         try:
             event_type = _EVENT_TYPE.decode(event).e
-        except msgspec.DecodeError as exc:
-            raise BinanceError(f"the data of stream {envelope.stream!r} is not a JSON object: {exc}") from exc
+        except _DECODING_ERRORS as exc:
+            raise BinanceError(
+                f"the data of stream {envelope.stream[:100]!r} is not a JSON object: {_decoding_problem(exc)}"
+            ) from None
         return Frame(_kind_of(event_type), event, envelope.stream)
     if envelope.e:
         return Frame(_kind_of(envelope.e), frame, "")
@@ -175,6 +188,13 @@ def read_frame(frame: bytes) -> Frame:
     if len(envelope.result):
         return Frame(FrameKind.RESPONSE, frame, "")
     return Frame(FrameKind.OTHER, frame, "")
+
+
+def _decoding_problem(exc: BaseException) -> str:
+    """What was wrong with a frame, in words (a RecursionError says nothing useful on its own)."""
+    if isinstance(exc, RecursionError):
+        return "nested deeper than the decoder goes"
+    return f"{exc} ({type(exc).__name__})" if not isinstance(exc, msgspec.MsgspecError) else str(exc)
 
 
 def _kind_of(event_type: str) -> FrameKind:

@@ -50,6 +50,9 @@ Faults
   them ``shutdown_grace`` seconds later.
 - `rate_limit` (count, retry_after, status=429): answer the next ``count`` REST requests with
   ``status`` (429, or 418 for a ban) and ``Retry-After``.
+- `inject` (after_id, *frames, binary=False): send these raw frames, once, right after the
+  trade ``after_id`` on the first connection that sends it (frames Binance never would: the
+  hostile tests' tests/fixtures/hostile_binance.py builds them).
 
 `stats` (a `FakeStats`) counts what happened, for tests to check.
 """
@@ -106,6 +109,7 @@ class FakeStats:
     shutdown_notices: int = 0  # serverShutdown events sent
     frames_sent: int = 0
     skipped_sent: int = 0  # trades left out of streams by skip()
+    injected_sent: int = 0  # frames sent by inject()
     rest_requests: int = 0
     rest_limited: int = 0  # REST requests answered 429/418
     rest_trades: int = 0  # trades served over REST
@@ -163,6 +167,7 @@ class FakeBinance:
         self._shutdown_grace = shutdown_grace
         self._published = 0
         self._skip: set[int] = set()
+        self._injections: dict[int, list[tuple[bytes, bool]]] = {}  # after agg id: (frame, binary)
         self._rate_limits: list[tuple[int, float]] = []  # (status, retry_after) for the next requests
         self._weight_minute = -1
         self._weight_used = 0
@@ -291,6 +296,10 @@ class FakeBinance:
         """Leave these agg ids out of every stream (REST keeps them)."""
         self._skip.update(ids)
 
+    def inject(self, after_id: int, *frames: bytes, binary: bool = False) -> None:
+        """Send ``frames`` as they are, once, after the trade ``after_id`` (as binary frames if asked)."""
+        self._injections.setdefault(after_id, []).extend((frame, binary) for frame in frames)
+
     def drop_connections(self, lose: int = 0) -> int:
         """Abort every open connection (no close frame); ``lose`` trades happen meanwhile."""
         dropped = 0
@@ -371,7 +380,7 @@ class FakeBinance:
         combined = stream.path.combined
         socket = stream.socket
         place = self._published  # a connection hears only what happens after it opened
-        trades, events, skip = self._trades, self._events, self._skip
+        trades, events, skip, injections = self._trades, self._events, self._skip, self._injections
         while not stream.closing:
             if place >= self._published:
                 if self.speed == 0 and place < self._limit:
@@ -390,6 +399,10 @@ class FakeBinance:
             frame = combined_frame(self._streams[trade.symbol], event) if combined else event
             await socket.send(frame, text=True)
             self.stats.frames_sent += 1
+            if injections and trade.agg_id in injections:
+                for extra, binary in injections.pop(trade.agg_id):
+                    await socket.send(extra, text=not binary)
+                    self.stats.injected_sent += 1
 
     # -- HTTP --------------------------------------------------------------------------------
 
@@ -552,6 +565,9 @@ class FakeBinanceThread:
 
     def rate_limit(self, count: int, retry_after: float = 1.0, status: int = 429) -> None:
         self.call(lambda server: server.rate_limit(count, retry_after, status))
+
+    def inject(self, after_id: int, *frames: bytes, binary: bool = False) -> None:
+        self.call(lambda server: server.inject(after_id, *frames, binary=binary))
 
     def _server(self) -> FakeBinance:
         if self.server is None:

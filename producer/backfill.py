@@ -21,17 +21,21 @@ from binance.rest import (
     REQUEST_WEIGHT,
     AnswerKind,
     RestClient,
+    RestPage,
     RestTrade,
     agg_trades_path,
     parse_agg_trades,
 )
+from producer.logs import LogGate, held_back
+from producer.sequence import id_in_range
 from producer.settings import ProducerSettings
-from producer.stats import Stats
+from producer.stats import Stats, reject
 from producer.timing import rest_retry_delay, weight_wait
 
 logger = logging.getLogger(__name__)
 
 UNREADABLE_ANSWERS_ALLOWED = 3  # a 200 whose body is not trades: retried this often, then given up
+REJECT_LOG_INTERVAL = 10.0  # unusable REST items are logged at most this often
 
 
 class RestPages:
@@ -53,6 +57,7 @@ class RestPages:
         self._rand = rand
         self._used_weight: int | None = None
         self._weight_reported_at = 0.0
+        self._reject_log = LogGate(REJECT_LOG_INTERVAL)
 
     def close(self) -> None:
         self._client.close()
@@ -101,7 +106,7 @@ class RestPages:
                 kind, retry_after, reason = answer.kind, answer.retry_after, answer.describe()
                 if kind is AnswerKind.OK:
                     try:
-                        return parse_agg_trades(answer.body, symbol)
+                        return self._usable(parse_agg_trades(answer.body, symbol, from_id), symbol, path)
                     except RestError as exc:
                         unreadable += 1
                         if unreadable >= UNREADABLE_ANSWERS_ALLOWED:
@@ -133,3 +138,24 @@ class RestPages:
                     f"GET {self._settings.rest_url}{path}: no usable answer in time (last: {reason})"
                 )
             await asyncio.sleep(delay)
+
+    def _usable(self, page: RestPage, symbol: str, path: str) -> list[RestTrade]:
+        """The page's trades with ids Binance can have; every item left out counted and logged."""
+        problems = list(page.rejected)
+        trades = []
+        for item in page.trades:
+            if id_in_range(item.trade.agg_id):
+                trades.append(item)
+            else:
+                problems.append(f"agg id {str(item.trade.agg_id)[:40]} is outside 0..2**63-1")
+        for problem in problems:
+            reject(self._stats, "rest_item")
+            held = self._reject_log.admit(symbol)
+            if held is not None:
+                logger.warning(
+                    "REST answer to %s: an unusable item left out (%s)%s",
+                    path,
+                    problem[:300],
+                    held_back(held, REJECT_LOG_INTERVAL),
+                )
+        return trades

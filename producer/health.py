@@ -1,8 +1,15 @@
 """A small HTTP health endpoint: ``GET /health`` answers the counters as JSON.
 
-200 when the producer is fine, 503 with the reasons when it is not (see
-`producer.stats.health_problems`): a load balancer, systemd's watchdog script or a person
-with curl can tell. HTTP/1.0, one request a connection; nothing else is served.
+- 200 ``"status": "ok"``: the producer is fine.
+- 200 ``"status": "degraded"`` with ``"degradations"``: it runs, but real trades were given up
+  (a hole) or a resume point ahead of Binance was corrected in the last 15 minutes
+  (`producer.stats.degradations`). Still 200 on purpose: restarting cannot bring those
+  trades back, and a monitor that restarts on non-200 would only add downtime. Alert on it.
+- 503 ``"status": "failing"`` with ``"problems"``: it is not doing its job right now
+  (`producer.stats.health_problems`): a load balancer, systemd's watchdog script or a
+  person with curl can tell.
+
+HTTP/1.0, one request a connection; nothing else is served.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ import json
 import logging
 import time
 
-from producer.stats import Stats, health_problems
+from producer.stats import Stats, degradations, health_problems, health_status
 
 logger = logging.getLogger(__name__)
 
@@ -36,11 +43,13 @@ async def start_health_server(host: str, port: int, stats: Stats) -> asyncio.Ser
             elif path.split("?")[0] not in ("/health", "/"):
                 status, body = "404 Not Found", {"error": f"no {path}; try GET /health"}
             else:
-                problems = health_problems(stats, time.monotonic())
-                status = "200 OK" if not problems else "503 Service Unavailable"
+                now = time.monotonic()
+                verdict, _ = health_status(stats, now)
+                status = "503 Service Unavailable" if verdict == "failing" else "200 OK"
                 body = {
-                    "status": "ok" if not problems else "failing",
-                    "problems": problems,
+                    "status": verdict,
+                    "problems": health_problems(stats, now),
+                    "degradations": degradations(stats, now),
                     **stats.snapshot(),
                 }
             payload = json.dumps(body).encode()

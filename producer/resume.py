@@ -1,4 +1,4 @@
-"""The last agg id per symbol already in the topic, read from its tail at start.
+"""The agg ids per symbol already in the topic, read from its tail at start.
 
 The state file is written every few seconds and holds only what Kafka confirmed; after a
 crash (SIGKILL, power loss) the topic may hold a few trades more than it says. Reading the
@@ -17,6 +17,8 @@ from typing import Any
 import msgspec
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
+from producer.logs import LibrdkafkaLog
+from producer.sequence import id_in_range
 from producer.settings import ProducerSettings
 
 logger = logging.getLogger(__name__)
@@ -31,25 +33,32 @@ class _Ids(msgspec.Struct):
 _IDS = msgspec.json.Decoder(_Ids)
 
 
-def last_ids(messages: Iterable[tuple[bytes | None, bytes | None]], symbols: Iterable[str]) -> dict[str, int]:
-    """The highest agg id per wanted symbol among (key, value) messages; unreadable ones are skipped."""
+def tail_ids(
+    messages: Iterable[tuple[bytes | None, bytes | None]], symbols: Iterable[str]
+) -> dict[str, list[int]]:
+    """Per wanted symbol, the agg ids among (key, value) messages, ascending and distinct.
+
+    Unreadable values and ids no Binance id can be are skipped. All ids are kept, not only
+    the highest: when the highest is not Binance's (a poisoned tail), the service resumes
+    after the highest one REST knows.
+    """
     wanted = {symbol.encode(): symbol for symbol in symbols}
-    found: dict[str, int] = {}
+    found: dict[str, set[int]] = {}
     for key, value in messages:
         symbol = wanted.get(key or b"")
         if symbol is None or value is None:
             continue
         try:
             agg_id = _IDS.decode(value).a
-        except msgspec.MsgspecError:
+        except (msgspec.MsgspecError, RecursionError, ValueError, OverflowError):
             continue
-        if agg_id > found.get(symbol, -1):
-            found[symbol] = agg_id
-    return found
+        if id_in_range(agg_id):
+            found.setdefault(symbol, set()).add(agg_id)
+    return {symbol: sorted(ids) for symbol, ids in found.items()}
 
 
-def read_topic_tail(settings: ProducerSettings, timeout: float) -> dict[str, int]:
-    """Blocking: the last agg id per symbol in the last `TAIL_DEPTH` messages of each partition.
+def read_topic_tail(settings: ProducerSettings, timeout: float) -> dict[str, list[int]]:
+    """Blocking: the agg ids per symbol (ascending) in the last `TAIL_DEPTH` messages of each partition.
 
     Raises `KafkaException` when the broker cannot be asked within ``timeout`` seconds.
     """
@@ -59,7 +68,7 @@ def read_topic_tail(settings: ProducerSettings, timeout: float) -> dict[str, int
         "enable.auto.commit": False,
         "enable.partition.eof": True,
         "auto.offset.reset": "earliest",  # retention may have deleted the start of the tail
-        "logger": logging.getLogger("producer.librdkafka"),
+        "logger": LibrdkafkaLog(logging.getLogger("producer.librdkafka")),
     }
     config.update(dict(settings.kafka_options))
     consumer = Consumer(config)
@@ -95,6 +104,6 @@ def read_topic_tail(settings: ProducerSettings, timeout: float) -> dict[str, int
                 messages.append((message.key(), message.value()))
                 if message.offset() >= ends.get(message.partition(), message.offset() + 1):
                     ends.pop(message.partition(), None)
-        return last_ids(messages, settings.symbols)
+        return tail_ids(messages, settings.symbols)
     finally:
         consumer.close()

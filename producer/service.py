@@ -40,6 +40,12 @@ How it works
 - Every frame goes through one queue to one processing task, which asks `producer.sequence`
   what each trade is: the next id (released), a duplicate (dropped, counted) or past a gap
   (the missing ids are fetched from REST and released first, so Kafka sees ids in order).
+- No frame ends the stream: whatever decoding one frame raises is caught, and the frame is
+  counted by reason (``stats.rejected``) and logged, rate-limited. Ids are trusted only when
+  they agree with Binance: a jump ahead (or a first trade) is released only once REST knows
+  an id that high; one REST does not know is held until the stream's next trade, and
+  rejected when that trade is below it (docs/producer.md, "When the stream and REST
+  disagree"). A resume point above REST's newest id is corrected, loudly.
 - `producer.sink.KafkaSink` produces idempotently and checks every delivery report; when it
   holds ``buffer_messages`` unconfirmed trades the processing task waits, the queue fills,
   and reading stops (Binance may then drop us: the reconnect's gap is filled from REST).
@@ -65,6 +71,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+import msgspec
 from confluent_kafka import KafkaException
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -72,31 +79,40 @@ from websockets.exceptions import ConnectionClosed
 from binance.errors import BadLineError, BinanceError, RestError
 from binance.events import AggTrade
 from binance.parse import parse_event
-from binance.rest import MAX_LIMIT
-from binance.streams import FrameKind, combined_stream_url, read_frame
+from binance.rest import MAX_LIMIT, RestTrade
+from binance.streams import Frame, FrameKind, combined_stream_url, looks_like_trade, read_frame
 from producer.backfill import RestPages
 from producer.errors import StateFileError
 from producer.health import start_health_server
+from producer.logs import LogGate, held_back
 from producer.resume import read_topic_tail
 from producer.sequence import (
+    Held,
     IdRange,
+    Jump,
     Verdict,
     classify,
+    corrected_mark,
     handover_ready,
+    id_in_range,
+    judge_jump,
     plan_gap,
+    probe_range,
     read_page,
     resume_points,
+    settle_held,
     watermark,
 )
 from producer.settings import ProducerSettings
 from producer.sink import KafkaSink
 from producer.state import load_state, save_state
-from producer.stats import Stats, log_line
+from producer.stats import Stats, log_line, reject
 from producer.timing import (
     CONNECTION_WINDOW,
     CONNECTIONS_PER_WINDOW,
     backoff_delay,
     connect_wait,
+    next_attempt,
     rotation_delay,
 )
 
@@ -115,6 +131,10 @@ EMPTY_PAGES_ALLOWED = 5  # REST pages with none of the wanted ids before they ar
 EMPTY_PAGE_PAUSE = 1.0  # REST may lag the stream by a moment
 CATCH_UP_GIVE_UP = 30.0  # a catch-up is a shortcut: when REST fails, the stream's next trade shows the gap
 TAIL_TIMEOUT = 10.0  # reading the topic's tail at start
+MARK_RECHECK_PAUSE = 2.0  # REST's newest below our last id: ask again after this, REST may lag a moment
+MARK_RECHECK_INTERVAL = 30.0  # an unchecked resume point and a stream of repeats: check it this often
+REJECT_LOG_INTERVAL = 10.0  # frames not published: one line per reason at most this often
+WEBSOCKET_TOO_BIG = 1009  # the close code websockets sends when a frame exceeds max_size
 
 
 class _Role(enum.Enum):
@@ -131,13 +151,29 @@ class _Connection:
         self.socket = socket
         self.opened_at = opened_at
         self.role = role
-        self.trades = 0
+        self.trades = 0  # trades handled (parsed and offered) so far
+        self.delivered = 0  # trade frames read off the socket (handling may lag behind, e.g. during a 429)
         self.held: list[tuple[AggTrade, bytes]] = []
         self.first_ids: dict[str, int] = {}
         self.ended = asyncio.Event()
         self.promoted = asyncio.Event()
         self.reader: asyncio.Task[None] | None = None
 
+
+class _Suspect:
+    """A trade that jumped ahead and is not known to be Binance's yet (`producer.sequence.settle_held`)."""
+
+    __slots__ = ("event", "rest_answered", "trade", "why")
+
+    def __init__(self, trade: AggTrade, event: bytes, rest_answered: bool, why: str) -> None:
+        self.trade = trade
+        self.event = event
+        self.rest_answered = rest_answered  # False: REST could not be asked at all
+        self.why = why
+
+
+# Whatever decoding one event can raise besides BadLineError (deep nesting is a RecursionError).
+_DECODING_ERRORS = (RecursionError, ValueError, OverflowError, msgspec.MsgspecError)
 
 _END = object()  # queue item: the connection's reader has finished
 _PROMOTE = object()  # queue item: the supervisor asks that this standby take over now
@@ -164,6 +200,7 @@ class _Service:
         pages: RestPages,
         start_ids: Mapping[str, int | None],
         saved: Mapping[str, int],
+        known: Mapping[str, list[int]] | None = None,
     ) -> None:
         self._settings = settings
         self._stats = stats
@@ -171,6 +208,12 @@ class _Service:
         self._pages = pages
         self._last: dict[str, int | None] = dict(start_ids)
         self._saved = dict(saved)  # kept for symbols no longer configured
+        # Ids the state file and the topic's tail hold: where to resume if the last one is not Binance's.
+        self._known: dict[str, list[int]] = {symbol: list(ids) for symbol, ids in (known or {}).items()}
+        self._checked: set[str] = set()  # symbols whose last id REST has been seen to know
+        self._last_check: dict[str, float] = {}
+        self._suspects: dict[str, _Suspect] = {}  # per symbol, a jump waiting for the stream's next trade
+        self._reject_log = LogGate(REJECT_LOG_INTERVAL)
         self._symbols = frozenset(settings.symbols)
         self._url = combined_stream_url(settings.ws_url, settings.symbols)
         self._queue: asyncio.Queue[tuple[_Connection, Any]] = asyncio.Queue(QUEUE_FRAMES)
@@ -261,7 +304,7 @@ class _Service:
             await _first_of(primary.ended.wait(), self._rotate_now.wait(), timeout=rotate_in)
             if primary.ended.is_set() and self._primary is primary:
                 lived = self._loop.time() - primary.opened_at
-                attempt = 0 if primary.trades or lived >= HEALTHY_CONNECTION else attempt + 1
+                attempt = next_attempt(attempt, primary.delivered, lived, HEALTHY_CONNECTION)
                 self._primary = None
                 self._update_connected()
                 continue
@@ -361,10 +404,20 @@ class _Service:
         try:
             while True:
                 frame = await socket.recv(decode=False)
+                if looks_like_trade(frame):
+                    connection.delivered += 1
                 await put((connection, frame))
         except ConnectionClosed as exc:
+            if exc.sent is not None and exc.sent.code == WEBSOCKET_TOO_BIG:
+                self._reject(connection, "too_large", f"a frame over {WS_MAX_FRAME} bytes: {exc}", b"")
             if connection.role is not _Role.RETIRED:
-                logger.warning("%s closed after %d trades: %s", connection.name, connection.trades, exc)
+                logger.warning(
+                    "%s closed after %d trades (%d handled so far): %s",
+                    connection.name,
+                    connection.delivered,
+                    connection.trades,
+                    exc,
+                )
         finally:
             connection.ended.set()
             self._stats.connections_open -= 1
@@ -397,21 +450,15 @@ class _Service:
     async def _on_frame(self, connection: _Connection, data: bytes) -> None:
         try:
             frame = read_frame(data)
+            trade = self._trade_of(connection, frame) if frame.kind is FrameKind.AGG_TRADE else None
         except BinanceError as exc:
-            self._bad_frame(connection, str(exc), data)
+            # Not released: the next good trade finds the gap it may leave, and REST fills it.
+            self._reject(connection, "unreadable", str(exc), data)
             return
-        if frame.kind is FrameKind.AGG_TRADE:
-            try:
-                trade = parse_event(frame.event)
-            except BadLineError as exc:
-                # Not released: the next good trade finds the gap it leaves, and REST fills it.
-                self._bad_frame(connection, str(exc), frame.event)
-                return
-            self._stats.received += 1
-            connection.trades += 1
-            if trade.symbol not in self._symbols:
-                self._bad_frame(connection, f"symbol {trade.symbol} was not asked for", frame.event)
-                return
+        except Exception as exc:  # the one broad catch per frame: no frame ends the stream
+            self._reject(connection, "internal", f"{type(exc).__name__}: {exc}", data, exc_info=True)
+            return
+        if trade is not None:
             if connection.role is _Role.STANDBY:
                 await self._hold(connection, trade, frame.event)
                 return
@@ -427,13 +474,56 @@ class _Service:
             if connection.role is _Role.PRIMARY and self._standby is None:  # else: being replaced already
                 self._rotate_now.set()
         elif frame.kind is FrameKind.ERROR:
-            logger.error("%s: Binance says %s", connection.name, frame.event[:300].decode("utf-8", "replace"))
-        else:
-            logger.debug("%s: ignoring %s frame %r", connection.name, frame.kind.value, frame.event[:200])
+            self._reject(connection, "error_frame", "the server says", frame.event, level=logging.ERROR)
+        elif frame.kind is not FrameKind.AGG_TRADE:
+            self._reject(
+                connection, "other_event", f"a {frame.kind.value} frame", frame.event, level=logging.INFO
+            )
 
-    def _bad_frame(self, connection: _Connection, reason: str, data: bytes) -> None:
-        self._stats.bad_frames += 1
-        logger.warning("%s: unusable frame (%s): %r", connection.name, reason, data[:300])
+    def _trade_of(self, connection: _Connection, frame: Frame) -> AggTrade | None:
+        """The trade in an aggTrade frame, or None when it may not be published (counted, logged)."""
+        try:
+            trade = parse_event(frame.event)
+        except (BadLineError, *_DECODING_ERRORS) as exc:
+            # Not released: the next good trade finds the gap it leaves, and REST fills it.
+            self._reject(connection, "not_a_trade", str(exc), frame.event)
+            return None
+        self._stats.received += 1
+        connection.trades += 1
+        if trade.symbol not in self._symbols:
+            self._reject(
+                connection, "wrong_symbol", f"symbol {trade.symbol[:40]!r} was not asked for", frame.event
+            )
+            return None
+        if not id_in_range(trade.agg_id):
+            self._reject(connection, "id_out_of_range", f"agg id {str(trade.agg_id)[:40]}", frame.event)
+            return None
+        return trade
+
+    def _reject(
+        self,
+        connection: _Connection,
+        reason: str,
+        detail: str,
+        data: bytes,
+        *,
+        level: int = logging.WARNING,
+        exc_info: bool = False,
+    ) -> None:
+        """Count a frame that is not published, by reason; log it, at most one line per reason every 10 s."""
+        reject(self._stats, reason)
+        held = self._reject_log.admit(reason)
+        if held is not None:
+            logger.log(
+                level,
+                "%s: frame not published (%s: %s): %r%s",
+                connection.name,
+                reason,
+                detail[:300],
+                data[:300],
+                held_back(held, REJECT_LOG_INTERVAL),
+                exc_info=exc_info,
+            )
 
     async def _hold(self, connection: _Connection, trade: AggTrade, event: bytes) -> None:
         """A rotation's new connection: keep its trades until it may take over."""
@@ -473,11 +563,19 @@ class _Service:
     async def _offer(self, connection: _Connection, trade: AggTrade, event: bytes) -> None:
         symbol, agg_id = trade.symbol, trade.agg_id
         last = self._last.get(symbol)
-        if last is not None and agg_id == last + 1:  # by far the most common case
-            await self._release(symbol, agg_id, event)
+        if last is not None and agg_id == last + 1 and symbol not in self._suspects:
+            await self._release(symbol, agg_id, event)  # by far the most common case
             return
+        suspect = self._suspects.get(symbol)
+        if suspect is not None:
+            if not await self._settle(connection, suspect, agg_id):
+                self._stats.duplicates += 1
+                return
+            last = self._last.get(symbol)
         verdict = classify(last, agg_id)
-        if verdict is Verdict.DUPLICATE:
+        if verdict is Verdict.NEXT:
+            await self._release(symbol, agg_id, event)
+        elif verdict is Verdict.DUPLICATE:
             self._stats.duplicates += 1
             if connection.trades == 1:
                 logger.info(
@@ -487,17 +585,128 @@ class _Service:
                     agg_id,
                     last,
                 )
+            if (
+                symbol not in self._checked
+                and self._loop.time() - self._last_check.get(symbol, -MARK_RECHECK_INTERVAL)
+                >= MARK_RECHECK_INTERVAL
+            ):
+                # Repeats of an id REST has not confirmed yet: is our last id Binance's at all?
+                await self._catch_up_symbol(connection, symbol)
+        else:
+            await self._jump(connection, trade, event, last)
+
+    async def _jump(self, connection: _Connection, trade: AggTrade, event: bytes, last: int | None) -> None:
+        """A trade that moves the last id forward by more than one: released only if REST knows its id."""
+        symbol, agg_id = trade.symbol, trade.agg_id
+        probe = probe_range(last, agg_id, MAX_LIMIT)
+        try:
+            page = await self._pages.page(symbol, probe.first, len(probe))
+        except RestError as exc:
+            self._suspects[symbol] = _Suspect(trade, event, False, f"REST could not be asked: {exc}")
+            logger.warning(
+                "%s: %s agg id %d jumps ahead of the last released %s, and REST cannot be asked (%s): "
+                "holding it until the stream's next trade shows whether it is Binance's",
+                connection.name,
+                symbol,
+                agg_id,
+                last,
+                exc,
+            )
             return
-        if verdict is Verdict.FIRST:
+        newest = page[-1].trade.agg_id if page else None
+        if judge_jump(agg_id, newest, rest_answered=True) is not Jump.CONFIRMED:
+            self._suspects[symbol] = _Suspect(
+                trade, event, True, f"REST lists nothing from {probe.first} up to it (newest there: {newest})"
+            )
+            return
+        await self._confirmed(connection, trade, event, last, probe, page)
+
+    async def _confirmed(
+        self,
+        connection: _Connection,
+        trade: AggTrade,
+        event: bytes,
+        last: int | None,
+        probe: IdRange,
+        page: list[RestTrade],
+    ) -> None:
+        """REST knows the jump's id: fill the gap before it (the probe page is its newest part), release it.
+
+        When the probe page lists the trade itself, it must agree with REST; if it does not,
+        REST's record of that id is released instead (the stream's frame is counted and logged).
+        """
+        symbol, agg_id = trade.symbol, trade.agg_id
+        on_rest = next((item for item in page if item.trade.agg_id == agg_id), None)
+        if on_rest is not None and on_rest.trade != trade:
+            self._reject(
+                connection,
+                "contradicts_rest",
+                f"{symbol} agg id {agg_id} is not the trade REST has under that id; publishing REST's",
+                event,
+            )
+            event = on_rest.event
+        if last is None:
             logger.info(
                 "%s: %s starts at agg id %d (nothing saved: the live stream from here)",
                 connection.name,
                 symbol,
                 agg_id,
             )
-        elif verdict is Verdict.GAP and last is not None:
-            await self._fill_gap(connection, symbol, last, agg_id)
+            self._checked.add(symbol)
+        elif agg_id > last + 1:
+            await self._fill_gap(connection, symbol, last, agg_id, (probe.first, page))
         await self._release(symbol, agg_id, event)
+
+    async def _settle(self, connection: _Connection, suspect: _Suspect, agg_id: int) -> bool:
+        """The stream's next trade ``agg_id`` after a suspect jump: True when it is to be handled on."""
+        symbol, held_id = suspect.trade.symbol, suspect.trade.agg_id
+        last = self._last.get(symbol)
+        settled = settle_held(last, held_id, agg_id)
+        if settled is Held.KEEP:
+            return False
+        del self._suspects[symbol]
+        if settled is Held.REJECT:
+            self._reject(
+                connection,
+                "unconfirmed_jump",
+                f"{symbol} agg id {held_id} jumped ahead of the last released {last}, {suspect.why}, "
+                f"and the stream went on at {agg_id}, below it",
+                suspect.event,
+            )
+            return True
+        # The stream went on past the suspect.
+        if not suspect.rest_answered:
+            logger.warning(
+                "%s: the stream went on past %s agg id %d (at %d) while REST could not be asked: taking it",
+                connection.name,
+                symbol,
+                held_id,
+                agg_id,
+            )
+            if last is not None and held_id > last + 1:
+                self._stats.gaps += 1
+                self._give_up(symbol, IdRange(last + 1, held_id - 1), suspect.why)
+            await self._release(symbol, held_id, suspect.event)
+            return True
+        # REST said no; it may have lagged the stream: ask once more now.
+        probe = probe_range(last, held_id, MAX_LIMIT)
+        try:
+            page = await self._pages.page(symbol, probe.first, len(probe))
+        except RestError as exc:
+            page, newest, why = [], None, f"REST could not be asked again: {exc}"
+        else:
+            newest = page[-1].trade.agg_id if page else None
+            why = f"REST still lists nothing that high (newest from {probe.first}: {newest})"
+        if judge_jump(held_id, newest, rest_answered=True) is Jump.CONFIRMED:
+            await self._confirmed(connection, suspect.trade, suspect.event, last, probe, page)
+        else:
+            self._reject(
+                connection,
+                "unconfirmed_jump",
+                f"{symbol} agg id {held_id} jumped ahead of the last released {last}, {why}",
+                suspect.event,
+            )
+        return True
 
     async def _catch_up(self, connection: _Connection) -> None:
         """Fill what happened while no connection listened, up to the newest trade REST knows.
@@ -506,43 +715,106 @@ class _Service:
         in a quiet market that may be a while, and the downtime would wait for it.
         """
         for symbol in self._settings.symbols:
+            if self._last.get(symbol) is not None:  # else nothing saved: it starts from the live stream
+                await self._catch_up_symbol(connection, symbol)
+
+    async def _catch_up_symbol(self, connection: _Connection, symbol: str) -> None:
+        """Check the last id against REST's newest (correcting one ahead of it), then fetch up to it."""
+        self._last_check[symbol] = self._loop.time()
+        newest_id = await self._newest(connection, symbol)
+        last = self._last.get(symbol)
+        if newest_id is None or last is None:
+            return
+        if newest_id < last:
+            await asyncio.sleep(MARK_RECHECK_PAUSE)  # REST may lag the stream by a moment
+            newest_id = await self._newest(connection, symbol)
             last = self._last.get(symbol)
-            if last is None:
-                continue  # nothing saved: this symbol starts from the live stream
-            try:
-                newest = await self._pages.page(symbol, None, 1, give_up_after=CATCH_UP_GIVE_UP)
-            except RestError as exc:
-                logger.warning(
-                    "%s: cannot ask REST for the newest %s trade (%s): the stream will show any gap",
-                    connection.name,
-                    symbol,
-                    exc,
-                )
-                continue
-            if not newest or newest[0].trade.agg_id <= last:
-                continue
-            newest_id = newest[0].trade.agg_id
-            self._stats.gaps += 1
+            if newest_id is None or last is None:
+                return
+            if newest_id < last:
+                self._correct_mark(symbol, last, newest_id)
+                last = self._last[symbol]
+        self._checked.add(symbol)
+        suspect = self._suspects.get(symbol)
+        if suspect is not None and suspect.trade.agg_id <= newest_id:
+            del self._suspects[symbol]  # REST knows it now: it comes with the fill below
+        if newest_id <= last:
+            return
+        self._stats.gaps += 1
+        logger.warning(
+            "%s: %s ids %s happened while no connection listened; fetching them from REST",
+            connection.name,
+            symbol,
+            IdRange(last + 1, newest_id),
+        )
+        plan = plan_gap(last, newest_id + 1, self._settings.max_backfill)
+        if plan.hole is not None:
+            self._give_up(
+                symbol, plan.hole, f"more than max_backfill={self._settings.max_backfill} trades back"
+            )
+        if plan.fill is not None:
+            await self._backfill(symbol, plan.fill)
+
+    async def _newest(self, connection: _Connection, symbol: str) -> int | None:
+        """The newest agg id REST knows for ``symbol``; None when it cannot say (logged)."""
+        try:
+            newest = await self._pages.page(symbol, None, 1, give_up_after=CATCH_UP_GIVE_UP)
+        except RestError as exc:
             logger.warning(
-                "%s: %s ids %s happened while no connection listened; fetching them from REST",
+                "%s: cannot ask REST for the newest %s trade (%s): the stream will show any gap",
                 connection.name,
                 symbol,
-                IdRange(last + 1, newest_id),
+                exc,
             )
-            plan = plan_gap(last, newest_id + 1, self._settings.max_backfill)
-            if plan.hole is not None:
-                self._give_up(
-                    symbol, plan.hole, f"more than max_backfill={self._settings.max_backfill} trades back"
-                )
-            if plan.fill is not None:
-                await self._backfill(symbol, plan.fill)
+            return None
+        return newest[-1].trade.agg_id if newest else None
+
+    def _correct_mark(self, symbol: str, last: int, newest: int) -> None:
+        """The last id is above REST's newest: it was never Binance's. Resume from one REST knows."""
+        if self._sink.first_unconfirmed(symbol) is not None:
+            logger.error(
+                "%s: the last id %d is above REST's newest %d, but trades are on their way to Kafka: "
+                "not moving it now",
+                symbol,
+                last,
+                newest,
+            )
+            return
+        known = self._known.get(symbol, [])
+        resume = corrected_mark(last, newest, known)
+        if resume is None:
+            return
+        unknown = [agg_id for agg_id in known if agg_id > newest]
+        self._last[symbol] = resume
+        self._saved[symbol] = resume
+        self._stats.released[symbol] = self._stats.confirmed[symbol] = resume
+        self._stats.resume_corrections += 1
+        self._stats.last_correction_at = time.monotonic()
+        logger.error(
+            "%s: RESUME POINT AHEAD OF BINANCE: the last agg id %d (from the state file %s and the "
+            "topic's tail) is above %d, the newest id REST knows; resuming after %d instead. "
+            "Ids in the topic that Binance does not know: %s",
+            symbol,
+            last,
+            self._settings.state_file,
+            newest,
+            resume,
+            unknown[:20] or "none seen in its tail",
+        )
 
     async def _release(self, symbol: str, agg_id: int, event: bytes) -> None:
         await self._sink.produce(symbol, agg_id, event)
         self._last[symbol] = agg_id
         self._stats.released[symbol] = agg_id
 
-    async def _fill_gap(self, connection: _Connection, symbol: str, last: int, next_id: int) -> None:
+    async def _fill_gap(
+        self,
+        connection: _Connection,
+        symbol: str,
+        last: int,
+        next_id: int,
+        prefetched: tuple[int, list[RestTrade]] | None = None,
+    ) -> None:
         self._stats.gaps += 1
         plan = plan_gap(last, next_id, self._settings.max_backfill)
         logger.warning(
@@ -557,20 +829,29 @@ class _Service:
                 symbol, plan.hole, f"more than max_backfill={self._settings.max_backfill} trades back"
             )
         if plan.fill is not None:
-            await self._backfill(symbol, plan.fill)
+            await self._backfill(symbol, plan.fill, prefetched)
 
-    async def _backfill(self, symbol: str, wanted: IdRange) -> None:
+    async def _backfill(
+        self, symbol: str, wanted: IdRange, prefetched: tuple[int, list[RestTrade]] | None = None
+    ) -> None:
+        """Release ``wanted`` from REST page by page; ``prefetched``: a page already asked from that id on."""
         started = self._loop.time()
         next_id, empty_pages = wanted.first, 0
         while next_id <= wanted.last:
             remaining = IdRange(next_id, wanted.last)
-            try:
-                page = await self._pages.page(symbol, next_id, min(MAX_LIMIT, len(remaining)))
-            except RestError as exc:
-                self._give_up(symbol, remaining, f"REST: {exc}")
-                return
+            if prefetched is not None and next_id >= prefetched[0]:
+                page, prefetched = prefetched[1], None
+            else:
+                limit = min(MAX_LIMIT, len(remaining))
+                if prefetched is not None:
+                    limit = min(limit, prefetched[0] - next_id)  # up to where the prefetched page starts
+                try:
+                    page = await self._pages.page(symbol, next_id, limit)
+                except RestError as exc:
+                    self._give_up(symbol, remaining, f"REST: {exc}")
+                    return
             step = read_page([item.trade.agg_id for item in page], remaining)
-            if not step.take:
+            if not step.take and not step.holes:
                 empty_pages += 1
                 if empty_pages > EMPTY_PAGES_ALLOWED:
                     self._give_up(symbol, remaining, f"REST lists none of them after {empty_pages} pages")
@@ -579,7 +860,7 @@ class _Service:
                 continue
             empty_pages = 0
             for hole in step.holes:
-                self._give_up(symbol, hole, "REST does not list them")
+                self._give_up(symbol, hole, "REST does not list them (as valid trades)")
             for index in step.take:
                 item = page[index]
                 await self._release(symbol, item.trade.agg_id, item.event)
@@ -590,6 +871,7 @@ class _Service:
     def _give_up(self, symbol: str, hole: IdRange, why: str) -> None:
         self._stats.holes += 1
         self._stats.hole_trades += len(hole)
+        self._stats.last_hole_at = time.monotonic()
         logger.error("%s: HOLE: agg ids %s will not be in Kafka: %s", symbol, hole, why)
 
     # -- periodic work -------------------------------------------------------------------------
@@ -619,10 +901,10 @@ async def run(settings: ProducerSettings, stop: asyncio.Event, stats: Stats | No
     """Run the producer until ``stop`` is set; see the module docstring."""
     stats = stats if stats is not None else Stats()
     saved = await asyncio.to_thread(load_state, settings.state_file)
-    in_kafka: dict[str, int] = {}
+    tail: dict[str, list[int]] = {}
     if settings.resume_from_kafka:
         try:
-            in_kafka = await asyncio.to_thread(read_topic_tail, settings, TAIL_TIMEOUT)
+            tail = await asyncio.to_thread(read_topic_tail, settings, TAIL_TIMEOUT)
         except KafkaException as exc:
             logger.warning(
                 "cannot read the tail of topic %s (%s): resuming from the state file alone "
@@ -630,7 +912,11 @@ async def run(settings: ProducerSettings, stop: asyncio.Event, stats: Stats | No
                 settings.topic,
                 exc,
             )
+    in_kafka = {symbol: ids[-1] for symbol, ids in tail.items() if ids}
     starts = resume_points(settings.symbols, saved.last_agg_ids, in_kafka)
+    known = {symbol: list(tail.get(symbol, ())) for symbol in settings.symbols}
+    for symbol, agg_id in saved.last_agg_ids.items():
+        known.setdefault(symbol, []).append(agg_id)
     for symbol, start in starts.items():
         logger.info(
             "%s resumes after agg id %s (state file %s: %s, topic %s: %s)",
@@ -646,7 +932,7 @@ async def run(settings: ProducerSettings, stop: asyncio.Event, stats: Stats | No
     sink = KafkaSink(settings, stats)
     sink.start()
     pages = RestPages(settings, stats)
-    service = _Service(settings, stats, sink, pages, starts, saved.last_agg_ids)
+    service = _Service(settings, stats, sink, pages, starts, saved.last_agg_ids, known)
     health: asyncio.Server | None = None
     try:
         address = settings.health_host_port

@@ -32,6 +32,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from producer.errors import KafkaSinkError
+from producer.logs import LibrdkafkaLog, LogGate, held_back
 from producer.settings import ProducerSettings
 from producer.stats import Stats
 from producer.timing import backoff_delay
@@ -96,7 +97,8 @@ class KafkaSink:
         self._restart_at = 0.0
         self._generation = 0
         self._producer: Producer | None = None
-        self._last_error_log: dict[int, float] = {}
+        self._error_log = LogGate(ERROR_LOG_INTERVAL)
+        self._librdkafka_log = LibrdkafkaLog(_librdkafka_logger)  # one for every producer it makes
         self._paused_since: float | None = None
         self._last_pause_log = -ERROR_LOG_INTERVAL
 
@@ -108,7 +110,7 @@ class KafkaSink:
     def _new_producer(self) -> Producer:
         config = producer_config(self._settings)
         config["error_cb"] = self._on_error
-        config["logger"] = _librdkafka_logger
+        config["logger"] = self._librdkafka_log
         try:
             return self._make_producer(config)
         except (KafkaException, ValueError, TypeError) as exc:
@@ -221,12 +223,13 @@ class KafkaSink:
                 logger.error("Kafka producer fatal error: %s; replacing the producer", error)
             self._fatal = error
             return
-        now = time.monotonic()
-        code = error.code()
-        if now - self._last_error_log.get(code, -ERROR_LOG_INTERVAL) >= ERROR_LOG_INTERVAL:
-            self._last_error_log[code] = now
+        held = self._error_log.admit(error.code())
+        if held is not None:
             logger.warning(
-                "Kafka: %s (%d trades unconfirmed; they wait, none is dropped)", error, self._count
+                "Kafka: %s (%d trades unconfirmed; they wait, none is dropped)%s",
+                error,
+                self._count,
+                held_back(held, ERROR_LOG_INTERVAL),
             )
 
     # -- background work ---------------------------------------------------------------------

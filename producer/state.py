@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from producer.errors import StateFileError
+from producer.sequence import MAX_AGG_ID, id_in_range
 
 STATE_VERSION = 1
 
@@ -44,7 +45,7 @@ def decode_state(data: bytes, source: str) -> SavedState:
     """Read a state file's bytes; `StateFileError` says what is wrong and where."""
     try:
         document = json.loads(data)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise StateFileError(
             f"{source}: not JSON ({exc}); move it aside to start from the live stream"
         ) from None
@@ -56,9 +57,11 @@ def decode_state(data: bytes, source: str) -> SavedState:
     if not isinstance(ids, dict):
         raise StateFileError(f"{source}: 'last_agg_ids' is not an object of symbol -> agg id")
     for symbol, agg_id in ids.items():
-        if not isinstance(agg_id, int) or isinstance(agg_id, bool) or agg_id < 0:
+        if not isinstance(agg_id, int) or isinstance(agg_id, bool) or not id_in_range(agg_id):
+            shown = repr(agg_id)
             raise StateFileError(
-                f"{source}: last agg id of {symbol!r} is {agg_id!r}, not a whole number >= 0"
+                f"{source}: last agg id of {symbol!r} is {shown[:40]}{'…' if len(shown) > 40 else ''}, "
+                f"not a whole number from 0 to {MAX_AGG_ID}"
             )
     saved_at = document.get("saved_at")
     return SavedState(dict(ids), float(saved_at) if isinstance(saved_at, int | float) else None)

@@ -14,6 +14,24 @@ from typing import Any
 # Health: how long each condition may last before GET /health answers 503.
 DISCONNECTED_GRACE = 60.0
 KAFKA_STALL_GRACE = 60.0
+# Health: how long a hole (trades that will not be in Kafka) or a corrected resume point
+# keeps GET /health "degraded" (still 200: restarting cannot bring those trades back).
+DEGRADED_WINDOW = 15 * 60.0
+
+# Why a frame or a REST item was not published: the keys of `Stats.rejected`.
+REJECT_REASONS = (
+    "unreadable",  # not a JSON object: malformed, not UTF-8, another JSON type, nested too deep
+    "not_a_trade",  # an aggTrade event that breaks the trade contract (field, type, value, bounds)
+    "wrong_symbol",  # a trade of a symbol this producer did not ask for
+    "id_out_of_range",  # an agg id below 0 or above 2**63 - 1
+    "unconfirmed_jump",  # an id ahead of the last by more than one that REST does not know
+    "contradicts_rest",  # a jump whose trade differs from REST's under that id (REST's is published)
+    "too_large",  # a frame over the WebSocket size limit (the connection is closed and replaced)
+    "error_frame",  # {"code": …, "msg": …} from the server
+    "other_event",  # an event of another type (not aggTrade, not serverShutdown)
+    "rest_item",  # an item of a REST answer that is not a valid trade
+    "internal",  # a frame whose handling raised something unexpected (a bug: logged with its traceback)
+)
 
 COUNTERS = (
     "received",  # trade events read from the stream (every connection, duplicates included)
@@ -28,7 +46,8 @@ COUNTERS = (
     "reconnects",  # connections replaced after an unplanned close
     "rotations",  # connections replaced make-before-break (age, or serverShutdown)
     "server_shutdowns",  # serverShutdown events received
-    "bad_frames",  # frames that were not a valid trade or a known control message
+    "bad_frames",  # stream frames not published (every reason of `rejected` but rest_item)
+    "resume_corrections",  # resume points found ahead of REST's newest id and moved back
     "rest_requests",
     "rest_rate_limited",  # REST answers 429 or 418
     "buffer_full_waits",  # pauses in reading because Kafka held buffer_messages unconfirmed trades
@@ -52,6 +71,7 @@ class Stats:
     rotations: int = 0
     server_shutdowns: int = 0
     bad_frames: int = 0
+    resume_corrections: int = 0
     rest_requests: int = 0
     rest_rate_limited: int = 0
     buffer_full_waits: int = 0
@@ -61,6 +81,9 @@ class Stats:
     started_at: float = field(default_factory=time.time)  # wall clock, epoch seconds
     disconnected_since: float | None = field(default_factory=time.monotonic)
     last_confirmed_at: float = field(default_factory=time.monotonic)  # monotonic
+    rejected: dict[str, int] = field(default_factory=dict)  # frames and REST items not published, per reason
+    last_hole_at: float | None = None  # monotonic time of the last hole logged
+    last_correction_at: float | None = None  # monotonic time of the last resume point corrected
     released: dict[str, int] = field(default_factory=dict)  # last id handed to Kafka, per symbol
     confirmed: dict[str, int] = field(default_factory=dict)  # every id up to this one is in Kafka
     health_port: int | None = None  # the health endpoint's port, once it listens
@@ -74,6 +97,7 @@ class Stats:
             connections_open=self.connections_open,
             running=self.running,
             uptime=round(time.time() - self.started_at, 1),
+            rejected=dict(self.rejected),
             released=dict(self.released),
             confirmed=dict(self.confirmed),
         )
@@ -91,6 +115,38 @@ def log_line(snapshot: dict[str, Any]) -> str:
         else:
             parts.append(f"{key}={value}")
     return " ".join(parts)
+
+
+def reject(stats: Stats, reason: str) -> None:
+    """Count one frame or REST item that was not published, by reason (see `REJECT_REASONS`)."""
+    stats.rejected[reason] = stats.rejected.get(reason, 0) + 1
+    if reason != "rest_item":
+        stats.bad_frames += 1
+
+
+def health_status(stats: Stats, now: float) -> tuple[str, list[str]]:
+    """``("ok" | "degraded" | "failing", reasons)`` at monotonic ``now``."""
+    problems = health_problems(stats, now)
+    if problems:
+        return "failing", problems
+    worries = degradations(stats, now)
+    return ("degraded", worries) if worries else ("ok", [])
+
+
+def degradations(stats: Stats, now: float) -> list[str]:
+    """Why the producer is running but the topic is not whole: real trades given up lately."""
+    worries = []
+    if stats.last_hole_at is not None and now - stats.last_hole_at <= DEGRADED_WINDOW:
+        worries.append(
+            f"a hole was logged {now - stats.last_hole_at:.0f} s ago "
+            f"({stats.holes} holes, {stats.hole_trades} trades, since start)"
+        )
+    if stats.last_correction_at is not None and now - stats.last_correction_at <= DEGRADED_WINDOW:
+        worries.append(
+            f"a resume point ahead of Binance was corrected {now - stats.last_correction_at:.0f} s ago "
+            "(the topic may hold ids Binance does not know)"
+        )
+    return worries
 
 
 def health_problems(stats: Stats, now: float) -> list[str]:

@@ -85,3 +85,16 @@ def weight_wait(
     if used_weight + request_weight <= weight_limit:
         return 0.0
     return 60.0 - now % 60.0 + WEIGHT_RESET_MARGIN
+
+
+def next_attempt(attempt: int, delivered: int, lived: float, healthy_after: float) -> int:
+    """The reconnect attempt count after a connection closed (0: reconnect at once, no backoff).
+
+    A connection that delivered trades, or lived ``healthy_after`` seconds, was a good one:
+    whatever closed it (the 24-hour cut, a network blip, the reader paused by a REST wait),
+    backing off would only lose time. ``delivered`` counts trades as they were read, not as
+    they were handled: the handling may lag behind (a gap being fetched, a 429 waited out).
+    """
+    if delivered or lived >= healthy_after:
+        return 0
+    return attempt + 1

@@ -100,10 +100,10 @@ def test_rest_answers_from_published_trades_with_binance_errors_and_limits():
         base = f"{fake.rest_url}/api/v3/aggTrades?symbol=BTCUSDT"
         status, headers, body = get(f"{base}&fromId={trades[10].agg_id}&limit=5")
         assert status == 200
-        assert [item.trade for item in parse_agg_trades(body, "BTCUSDT")] == trades[10:15]
+        assert [item.trade for item in parse_agg_trades(body, "BTCUSDT").trades] == trades[10:15]
         assert headers["X-MBX-USED-WEIGHT-1M"].isdigit()
         _, _, newest = get(f"{base}&limit=2")  # no fromId: the most recent published trades
-        assert [item.trade for item in parse_agg_trades(newest, "BTCUSDT")] == trades[1998:2000]
+        assert [item.trade for item in parse_agg_trades(newest, "BTCUSDT").trades] == trades[1998:2000]
         _, _, beyond = get(f"{base}&fromId={trades[2500].agg_id}")  # not happened yet
         assert beyond == b"[]"
         assert get(f"{fake.rest_url}/api/v3/aggTrades?symbol=ETHUSDT")[0] == 400

@@ -43,12 +43,14 @@ def trades_of_minute(client: RestClient, minute: int) -> list[AggTrade]:
     query = urlencode(
         {"symbol": SYMBOL, "startTime": minute, "endTime": minute + MINUTE_MS - 1, "limit": 1000}
     )
-    page = [t.trade for t in parse_agg_trades(fetch(client, f"{AGG_TRADES_PATH}?{query}"), SYMBOL)]
+    page = [t.trade for t in parse_agg_trades(fetch(client, f"{AGG_TRADES_PATH}?{query}"), SYMBOL).trades]
     trades = list(page)
     while page and page[-1].trade_time < minute + MINUTE_MS:
         page = [
             t.trade
-            for t in parse_agg_trades(fetch(client, agg_trades_path(SYMBOL, trades[-1].agg_id + 1)), SYMBOL)
+            for t in parse_agg_trades(
+                fetch(client, agg_trades_path(SYMBOL, trades[-1].agg_id + 1)), SYMBOL
+            ).trades
         ]
         trades.extend(page)
     return [t for t in trades if minute <= t.trade_time < minute + MINUTE_MS]

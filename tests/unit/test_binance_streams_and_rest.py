@@ -94,6 +94,23 @@ def test_raw_events_and_control_frames():
         read_frame(b"not json")
 
 
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        (b"[" * 1000 + b"]" * 1000, "not a JSON object"),
+        (b'{"stream":"x","data":' + b"[" * 1000 + b"]" * 1000 + b"}", "nested deeper than the decoder goes"),
+        (b'{"e":"aggTrade","x":' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested deeper"),
+        (b'{"stream":"x","data":{"e":5}}', "the data of stream 'x'"),
+        (b"\xff\xfe{}", "not a JSON object"),
+        (b"", "not a JSON object"),
+        (b'{"stream":5,"data":{}}', "not a JSON object"),
+    ],
+)
+def test_any_frame_that_cannot_be_decoded_is_a_binance_error_naming_why(frame, message):
+    with pytest.raises(BinanceError, match=message):
+        read_frame(frame)
+
+
 def test_event_json_writes_what_binance_writes():
     trades = sample_trades()
     start = FRAME.index(b'"data":') + len(b'"data":')
@@ -120,23 +137,51 @@ def test_rest_items_become_websocket_events_keeping_binance_bytes():
 
 def test_parse_agg_trades_round_trips_the_recorded_trades():
     trades = sample_trades()[:200]
-    parsed = parse_agg_trades(rest_json(trades), "BTCUSDT")
-    assert [item.trade for item in parsed] == trades
+    page = parse_agg_trades(rest_json(trades), "BTCUSDT", from_id=trades[0].agg_id)
+    assert [item.trade for item in page.trades] == trades
+    assert page.rejected == []
 
 
 @pytest.mark.parametrize(
     ("body", "message"),
     [
         (b'{"code":-1121,"msg":"Invalid symbol."}', "is not a JSON array"),
-        (b"[{}]", "item 0: expected a non-empty JSON object"),
-        (b'[{"a":1,"p":"1","q":"1","f":1,"l":1,"m":true}]', "item 0: no trade time"),
-        (b'[{"a":1,"p":"-1","q":"1","f":1,"l":1,"T":5,"m":true}]', "item 0: field price"),
+        (b"[" * 1000 + b"]" * 1000, "is not a JSON array"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested deeper than the decoder goes"),
+        (b"\xff[]", "is not a JSON array"),
     ],
 )
-def test_bad_rest_answers_name_the_item(body, message):
-    with pytest.raises(RestError) as caught:
+def test_a_rest_answer_that_is_not_an_array_is_a_rest_error(body, message):
+    with pytest.raises(RestError, match=message):
         parse_agg_trades(body, "BTCUSDT")
-    assert message in str(caught.value)
+
+
+def test_bad_rest_items_are_left_out_by_name_and_the_good_ones_kept():
+    good = rest_json(sample_trades()[:2])[1:-1].split(b"},{")
+    first, second = good[0] + b"}", b"{" + good[1]
+    items = [
+        b"{}",
+        first,
+        b'{"a":1,"p":"1","q":"1","f":1,"l":1,"m":true}',
+        b'{"a":1,"p":"-1","q":"1","f":1,"l":1,"T":5,"m":true}',
+        b'{"a":1,"p":"1","q":"1","f":1,"l":1,"T":1e400,"m":true}',
+        second,
+    ]
+    page = parse_agg_trades(b"[" + b",".join(items) + b"]", "BTCUSDT")
+    assert [item.trade for item in page.trades] == sample_trades()[:2]
+    assert [line.split(":")[0] for line in page.rejected] == ["item 0", "item 2", "item 3", "item 4"]
+    assert "expected a non-empty JSON object" in page.rejected[0]
+    assert "no trade time" in page.rejected[1]
+    assert "field price" in page.rejected[2]
+    assert "no trade time: Number out of range" in page.rejected[3]
+
+
+def test_rest_ids_must_ascend_from_the_id_asked():
+    trades = sample_trades()[:3]
+    with pytest.raises(RestError, match="the ids do not ascend"):
+        parse_agg_trades(rest_json([trades[1], trades[0]]), "BTCUSDT")
+    with pytest.raises(RestError, match=f"not above {trades[1].agg_id - 1}: the ids do not ascend from"):
+        parse_agg_trades(rest_json(trades), "BTCUSDT", from_id=trades[1].agg_id)
 
 
 def test_answers_are_classified_with_their_headers():

@@ -1,4 +1,5 @@
-"""The producer's id decisions, without a network: next, duplicate, gap, backfill plans, handover."""
+"""The producer's id decisions, without a network: next, duplicate, gap, backfill plans, handover,
+and the rule that ids are trusted only when they agree with Binance (docs/producer.md)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,22 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from producer.sequence import (
+    MAX_AGG_ID,
     GapPlan,
+    Held,
     IdRange,
+    Jump,
     Verdict,
     classify,
+    corrected_mark,
     handover_ready,
+    id_in_range,
+    judge_jump,
     plan_gap,
+    probe_range,
     read_page,
     resume_points,
+    settle_held,
     watermark,
 )
 
@@ -145,3 +154,116 @@ def test_resume_points_take_the_later_of_file_and_topic():
         in_kafka={"BTCUSDT": 104, "ETHUSDT": 40},
     )
     assert points == {"BTCUSDT": 104, "ETHUSDT": 50, "BNBUSDT": None}
+
+
+# -- ids are trusted only when they agree with Binance ---------------------------------------------
+
+
+def test_ids_beyond_64_bits_or_below_zero_are_out_of_range():
+    assert id_in_range(0) and id_in_range(MAX_AGG_ID) and id_in_range(3_800_397_495)
+    assert not id_in_range(-1)
+    assert not id_in_range(2**63)
+    assert not id_in_range(99999999999999999999999999)
+
+
+@pytest.mark.parametrize(
+    ("agg_id", "rest_newest", "answered", "jump"),
+    [
+        (500, 500, True, Jump.CONFIRMED),  # REST lists the id itself
+        (500, 900, True, Jump.CONFIRMED),  # REST lists later ids: 500 is within what Binance published
+        (500, 499, True, Jump.UNCONFIRMED),  # REST answered, and knows nothing that high
+        (500, None, True, Jump.UNCONFIRMED),  # REST answered with nothing at all from the id asked
+        (500, None, False, Jump.UNCHECKED),  # REST could not be asked
+        (500, 900, False, Jump.CONFIRMED),  # (an earlier answer still counts)
+    ],
+)
+def test_a_jump_is_confirmed_only_by_rest_knowing_an_id_that_high(agg_id, rest_newest, answered, jump):
+    assert judge_jump(agg_id, rest_newest, answered) is jump
+
+
+def test_the_probe_asks_for_the_top_of_the_gap_and_the_jump_itself():
+    assert probe_range(100, 105, 1000) == IdRange(101, 105)  # small gap: the probe is the whole fill
+    assert probe_range(100, 5000, 1000) == IdRange(4001, 5000)  # large: its newest page
+    assert probe_range(None, 7, 1000) == IdRange(7, 7)  # a first trade: only its own id
+
+
+@given(
+    last=st.none() | st.integers(0, 10**15),
+    gap=st.integers(1, 10**9),
+    limit=st.integers(1, 1000),
+)
+def test_the_probe_is_one_page_ending_at_the_jump_and_never_before_the_last(last, gap, limit):
+    agg_id = (last or 0) + gap + 1
+    probe = probe_range(last, agg_id, limit)
+    assert probe.last == agg_id
+    assert 1 <= len(probe) <= limit
+    assert last is None or probe.first > last
+
+
+@pytest.mark.parametrize(
+    ("last", "held", "next_id", "settled"),
+    [
+        (100, 5_000_100, 101, Held.REJECT),  # the stream went on below the jump: it was not Binance's
+        (100, 5_000_100, 4_000_000, Held.REJECT),
+        (100, 150, 151, Held.ACCEPT),  # the stream went on past it
+        (100, 150, 152, Held.ACCEPT),
+        (100, 150, 150, Held.KEEP),  # the same id again
+        (100, 150, 99, Held.KEEP),  # an old repeat says nothing
+        (None, 150, 149, Held.REJECT),  # a first trade, contradicted
+        (None, 150, 151, Held.ACCEPT),
+    ],
+)
+def test_a_held_jump_is_settled_by_the_streams_next_trade(last, held, next_id, settled):
+    assert settle_held(last, held, next_id) is settled
+
+
+@given(
+    last=st.integers(0, 10**12),
+    jump=st.integers(2, 10**12),
+    rest_newest=st.integers(0, 3 * 10**12),
+    follow=st.integers(-(10**12), 3 * 10**12),
+)
+def test_the_last_id_never_passes_an_id_rest_does_not_know(last, jump, rest_newest, follow):
+    """Whatever REST and the stream say, a jump is released only if REST knows it, or if REST
+    could not be asked and the stream itself went on past it."""
+    agg_id = last + jump
+    verdict = judge_jump(agg_id, rest_newest, rest_answered=True)
+    assert (verdict is Jump.CONFIRMED) == (rest_newest >= agg_id)
+    next_id = last + follow
+    if judge_jump(agg_id, None, rest_answered=False) is Jump.UNCHECKED:
+        settled = settle_held(last, agg_id, next_id)
+        assert (settled is Held.ACCEPT) == (next_id > agg_id)
+        assert (settled is Held.REJECT) == (last < next_id < agg_id)
+
+
+def test_a_resume_point_rest_knows_is_left_alone():
+    assert corrected_mark(100, 100, [100]) is None
+    assert corrected_mark(100, 250, []) is None
+
+
+def test_a_resume_point_ahead_of_rest_goes_back_to_the_last_known_id_rest_knows():
+    # State file and topic tail poisoned by a bogus id 5,000,000 ahead: the tail's real ids remain.
+    assert corrected_mark(5_000_999, 1_400, [998, 999, 5_000_999]) == 999
+    # Nothing known below REST's newest: resume after it.
+    assert corrected_mark(5_000_999, 1_400, [5_000_999]) == 1_400
+
+
+@given(
+    last=st.integers(0, 10**12),
+    rest_newest=st.integers(0, 10**12),
+    known=st.lists(st.integers(0, 10**12), max_size=20),
+)
+def test_a_corrected_resume_point_is_one_rest_knows(last, rest_newest, known):
+    corrected = corrected_mark(last, rest_newest, known)
+    if last <= rest_newest:
+        assert corrected is None
+    else:
+        assert corrected is not None and corrected <= rest_newest
+        assert corrected == max([k for k in known if k <= rest_newest], default=rest_newest)
+
+
+def test_read_page_takes_an_id_past_the_wanted_ones_as_proof_they_are_missing():
+    step = read_page([15, 16], IdRange(10, 12))
+    assert (step.take, step.holes, step.next_id) == ((), (IdRange(10, 12),), 13)
+    step = read_page([10, 12, 20], IdRange(10, 14))
+    assert (step.take, step.holes, step.next_id) == ((0, 1), (IdRange(11, 11), IdRange(13, 14)), 15)

@@ -1,4 +1,4 @@
-"""The state file (atomic, checked on read) and the counters' log line and health verdict."""
+"""The state file (atomic, checked on read) and the counters' log line, rejects and health verdict."""
 
 from __future__ import annotations
 
@@ -8,7 +8,17 @@ import pytest
 
 from producer.errors import StateFileError
 from producer.state import SavedState, decode_state, encode_state, load_state, save_state
-from producer.stats import DISCONNECTED_GRACE, KAFKA_STALL_GRACE, Stats, health_problems, log_line
+from producer.stats import (
+    DEGRADED_WINDOW,
+    DISCONNECTED_GRACE,
+    KAFKA_STALL_GRACE,
+    REJECT_REASONS,
+    Stats,
+    health_problems,
+    health_status,
+    log_line,
+    reject,
+)
 
 
 def test_state_round_trip(tmp_path):
@@ -48,6 +58,9 @@ def test_save_into_an_unwritable_place_names_the_file(tmp_path):
         (b'{"version": 1, "last_agg_ids": {"BTCUSDT": "7"}}', "last agg id of 'BTCUSDT' is '7'"),
         (b'{"version": 1, "last_agg_ids": {"BTCUSDT": -1}}', "last agg id of 'BTCUSDT' is -1"),
         (b'{"version": 1, "last_agg_ids": {"BTCUSDT": true}}', "last agg id of 'BTCUSDT' is True"),
+        (b'{"version": 1, "last_agg_ids": {"BTCUSDT": 9223372036854775808}}', "not a whole number from 0 to"),
+        (b'{"version": 1, "last_agg_ids": {"BTCUSDT": 1' + b"0" * 100 + b"}}", "is 1000000000"),
+        (b'{"version": 1, "last_agg_ids": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "not JSON"),
     ],
 )
 def test_a_bad_state_file_is_refused_with_its_name(data, message):
@@ -88,3 +101,32 @@ def test_health_problems():
     idle = Stats(running=True, disconnected_since=None, pending=0, last_confirmed_at=now - 3600)
     assert health_problems(idle, now) == []  # nothing waiting: a quiet Kafka is not a stalled one
     assert health_problems(Stats(running=False, disconnected_since=None), now) == ["not running"]
+
+
+def test_rejects_are_counted_by_reason_and_stream_rejects_are_bad_frames():
+    stats = Stats()
+    for reason in ("unreadable", "unreadable", "unconfirmed_jump", "rest_item"):
+        reject(stats, reason)
+    assert stats.rejected == {"unreadable": 2, "unconfirmed_jump": 1, "rest_item": 1}
+    assert stats.bad_frames == 3  # a REST item is not a frame
+    assert "rejected.unreadable=2" in log_line(stats.snapshot())
+    assert set(stats.rejected) <= set(REJECT_REASONS)
+
+
+def test_health_is_degraded_for_a_while_after_a_hole_or_a_corrected_resume_point():
+    now = 10_000.0
+    fine = Stats(running=True, connected=True, disconnected_since=None, last_confirmed_at=now)
+    assert health_status(fine, now) == ("ok", [])
+    fine.rejected = {"unreadable": 50, "unconfirmed_jump": 3}  # junk that cost nothing: still ok
+    assert health_status(fine, now)[0] == "ok"
+    holed = Stats(running=True, disconnected_since=None, holes=2, hole_trades=1500, last_hole_at=now - 60)
+    assert health_status(holed, now) == (
+        "degraded",
+        ["a hole was logged 60 s ago (2 holes, 1500 trades, since start)"],
+    )
+    assert health_status(holed, now + DEGRADED_WINDOW)[0] == "ok"  # a while later: fine again
+    corrected = Stats(running=True, disconnected_since=None, last_correction_at=now - 5)
+    status, reasons = health_status(corrected, now)
+    assert status == "degraded" and reasons[0].startswith("a resume point ahead of Binance was corrected")
+    failing = Stats(running=False, disconnected_since=None, last_hole_at=now)
+    assert health_status(failing, now) == ("failing", ["not running"])  # failing beats degraded

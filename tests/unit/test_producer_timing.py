@@ -11,6 +11,7 @@ from producer.timing import (
     BAN_WITHOUT_RETRY_AFTER,
     backoff_delay,
     connect_wait,
+    next_attempt,
     rest_retry_delay,
     rotation_delay,
     weight_wait,
@@ -73,3 +74,10 @@ def test_weight_wait_paces_within_the_minute():
     assert weight_wait(4997, minute + 5, 4, 5000, now=minute + 10) == pytest.approx(50.5)
     # A count reported in the previous minute no longer holds.
     assert weight_wait(6000, minute - 1, 4, 5000, now=minute + 10) == 0.0
+
+
+def test_backoff_resets_after_a_connection_that_delivered_trades():
+    assert next_attempt(5, delivered=700, lived=0.5, healthy_after=10.0) == 0  # e.g. closed during a 429 wait
+    assert next_attempt(5, delivered=0, lived=12.0, healthy_after=10.0) == 0  # lived long enough
+    assert next_attempt(5, delivered=0, lived=0.5, healthy_after=10.0) == 6  # failed at once: back off more
+    assert next_attempt(0, delivered=0, lived=0.0, healthy_after=10.0) == 1
