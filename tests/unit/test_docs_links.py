@@ -17,7 +17,16 @@ import pytest
 
 from tests.fixtures.infra import REPO_ROOT
 
-SKIPPED_DIRS = {".git", ".venv", "node_modules", "cdk.out", "build", ".pytest_cache", ".ruff_cache"}
+SKIPPED_DIRS = {
+    ".git",
+    ".venv",
+    ".venv-checkov",
+    "node_modules",
+    "cdk.out",
+    "build",
+    ".pytest_cache",
+    ".ruff_cache",
+}
 RUNTIME_PATHS = ("data/onebox", "build/", "cdk.out")
 _LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)|!\[[^\]]*\]\(([^)\s]+)\)")
 _CODE = re.compile(r"`([^`\s]+)`")
@@ -30,6 +39,7 @@ def markdown_files() -> list[Path]:
         path
         for path in REPO_ROOT.rglob("*.md")
         if not SKIPPED_DIRS.intersection(path.relative_to(REPO_ROOT).parts)
+        and not any(part.endswith(".egg-info") for part in path.relative_to(REPO_ROOT).parts)
     )
 
 
