@@ -384,6 +384,9 @@ def _csv_block(
     keep = ok.copy()
     slow = np.flatnonzero(~ok)
     if len(slow):
+        agg_id, price, qty, first, last, millis, maker = (
+            column.copy() for column in (agg_id, price, qty, first, last, millis, maker)
+        )
         columns = [table[name] for name in names]
         for index in slow.tolist():
             fields = [column[index].as_py() for column in columns]
@@ -720,4 +723,3 @@ def _reference(plans: list[_Plan]) -> BulkResult:
         result.reference_lines += parsed.lines
     result.rows = minute_rows(trades)
     return result
-
