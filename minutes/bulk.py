@@ -46,7 +46,7 @@ from typing import IO, Any
 
 from binance.errors import BadLineError, UnreadableFileError
 from binance.events import MINUTE_MS, AggTrade
-from binance.files import Rejected, describe_file_name, read_trades
+from binance.files import Rejected, describe_file_name, read_trades, refuse_coin_margined
 from binance.parse import PLACES, parse_csv_row, parse_event
 from minutes.aggregate import MinuteRow, minute_rows
 
@@ -165,6 +165,7 @@ def _plan(path: Path, symbol: str | None) -> _Plan:
                 "name it like BTCUSDT-aggTrades-2026-01-01.csv or pass --symbol"
             )
         symbol = named.symbol
+    refuse_coin_margined(symbol.upper(), path)
     return _Plan(path, "csv", symbol.upper())
 
 

@@ -16,7 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from binance.errors import UnreadableFileError
 from binance.files import read_trades
+from cryptotrades.cli import main
 from minutes import bulk
 from minutes.aggregate import minute_rows
 from minutes.bulk import aggregate_files
@@ -160,3 +162,27 @@ def test_two_damaged_files_together_give_the_reference_rows(tmp_path, monkeypatc
     a.write_bytes(first)
     b.write_bytes(gzip.compress(second))
     assert_same([a, b])
+
+
+@pytest.mark.parametrize(
+    "name", ["BTCUSD_PERP-aggTrades-2026-01-01.zip", "ETHUSD_250328-aggTrades-2026-01.csv"]
+)
+def test_coin_margined_futures_files_are_refused_by_name_with_the_reason(tmp_path, name):
+    path = tmp_path / name
+    body = b"agg_trade_id,price,quantity,first_trade_id,last_trade_id,transact_time,is_buyer_maker\n"
+    body += b"1,87648.2,5,1,1,1767225600039,true\n"  # 5 contracts of 100 USD, not 5 BTC
+    if name.endswith(".zip"):
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr(name.replace(".zip", ".csv"), body)
+    else:
+        path.write_bytes(body)
+    for read in (read_trades, lambda p: aggregate_files([p])):
+        with pytest.raises(UnreadableFileError, match=r"COIN-M .* contracts"):
+            read(path)
+
+
+def test_the_cli_refuses_a_coin_margined_file_and_names_it(tmp_path, capsys):
+    path = tmp_path / "BTCUSD_PERP-aggTrades-2026-01-01.csv"
+    path.write_bytes(b"1,87648.2,5,1,1,1767225600039,true\n")
+    assert main(["aggregate", str(path)]) == 2
+    assert "BTCUSD_PERP is a COIN-M (inverse) futures market" in capsys.readouterr().err
