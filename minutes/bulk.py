@@ -218,10 +218,13 @@ def _blocks(path: Path, progress: ProgressCallback | None) -> Iterator[_Block]:
                         yield _Block(rest + b"\n", number, 1)
                         number += 1
                     break
-                data = rest + chunk
-                cut = data.rfind(b"\n") + 1
-                rest = data[cut:]
-                for piece, count in _split_rows(data[:cut]):
+                cut = chunk.rfind(b"\n") + 1
+                if not cut:  # no line ends in this chunk: keep reading
+                    rest += chunk
+                    continue
+                data = rest + chunk[:cut] if rest else chunk[:cut] if cut < len(chunk) else chunk
+                rest = chunk[cut:]
+                for piece, count in _split_rows(data):
                     yield _Block(piece, number, count)
                     number += count
 
@@ -364,17 +367,20 @@ def _csv_block(
         encoded = pc.dictionary_encode(table[name]).combine_chunks()
         judged = validator.values(column, encoded.dictionary.to_pylist())
         lookup = np.array([missing if v is None else v for v in judged], dtype=dtype)
-        valid = np.array([v is not None for v in judged], dtype=bool)
         indices = encoded.indices.to_numpy()
-        return lookup[indices], valid[indices]
+        if all(v is not None for v in judged):
+            return lookup[indices], True
+        return lookup[indices], np.array([v is not None for v in judged], dtype=bool)[indices]
 
     price, good_p = distinct("p", 1, np.int64, 0)
     qty, good_q = distinct("q", 2, np.int64, 0)
     maker, good_m = distinct("m", 6, np.bool_, False)
     ok &= good_p & good_q & good_m
-    if layout == 8:
-        _, good_b = distinct("b", 7, np.bool_, False)
-        ok &= good_b
+    if layout == 8:  # the flag the reference ignores today: only its few distinct spellings are judged
+        flags = pc.unique(table["b"]).to_pylist()
+        if not all(v is not None for v in validator.values(7, flags)):
+            _, good_b = distinct("b", 7, np.bool_, False)
+            ok &= good_b
 
     millis = np.where(stamp >= _MICROSECONDS_FROM, stamp // 1000, stamp)
     trades = last - first + 1
