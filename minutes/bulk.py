@@ -322,8 +322,6 @@ def _csv_block(
         not validator.symbol_ok
         or not data.isascii()
         or b"\r" in data
-        # With Arrow's column count per row, this also rules out blank lines.
-        or data.count(b",") != (layout - 1) * block.lines
     ):
         return None
     names = _SPOT_COLUMNS[:layout]
@@ -332,7 +330,7 @@ def _csv_block(
             pa.py_buffer(data),
             pcsv.ReadOptions(column_names=list(names), use_threads=False, block_size=len(data) + 1),
             pcsv.ParseOptions(
-                quote_char=False, double_quote=False, escape_char=False, ignore_empty_lines=False
+                quote_char=False, double_quote=False, escape_char=False, ignore_empty_lines=True
             ),
             pcsv.ConvertOptions(
                 column_types={name: pa.string() for name in names},
@@ -342,7 +340,7 @@ def _csv_block(
         )
     except (pa.ArrowInvalid, pa.ArrowException):
         return None
-    if table.num_rows != block.lines:
+    if table.num_rows != block.lines:  # Arrow skipped blank lines: the reference counts them
         return None
 
     def integers(name: str, digits: int) -> tuple[Any, Any]:
