@@ -31,7 +31,8 @@ from minutes.store import Store
 logger = logging.getLogger(__name__)
 
 _ROW_COLUMNS = ", ".join(COLUMNS.values())
-_REPLACE_ROW = f"REPLACE INTO trade_minutes ({_ROW_COLUMNS}) VALUES ({', '.join('?' * len(COLUMNS))})"  # noqa: S608
+_ROW_MARKS = f"({', '.join('?' * len(COLUMNS))})"
+_BATCH = 200  # rows per statement: few round trips, far below either database's parameter limit
 _LEDGER_COLUMNS = (
     "file_path, symbol, checksum, trade_count, rejected, row_count, written, kept_live, differed,"
     " first_minute, last_minute, loaded_at"
@@ -104,7 +105,7 @@ def load_rows(
     with transaction(store):
         existing = _existing(store, symbol, wanted)
         from_history = _history_minutes(store, symbol, wanted)
-        written, kept, differed, replaced = 0, 0, [], []
+        kept, differed, replaced, writing = 0, [], [], []
         for row in wanted:
             held = existing.get(row.minute)
             live = held is not None and row.minute not in from_history
@@ -116,12 +117,19 @@ def load_rows(
                     kept += 1
                     continue
                 replaced.append(row.minute)
-            store.execute(_REPLACE_ROW, tuple(record(row).values()))
+            writing.append(row)
+        for start in range(0, len(writing), _BATCH):
+            batch = writing[start : start + _BATCH]
             store.execute(
-                "REPLACE INTO history_minutes (symbol, TIME, file_path) VALUES (?, ?, ?)",
-                (symbol, minute_text(row.minute), file_path),
+                f"REPLACE INTO trade_minutes ({_ROW_COLUMNS}) VALUES {', '.join([_ROW_MARKS] * len(batch))}",  # noqa: S608
+                [value for row in batch for value in record(row).values()],
             )
-            written += 1
+            store.execute(
+                "REPLACE INTO history_minutes (symbol, TIME, file_path) VALUES "  # noqa: S608
+                + ", ".join(["(?, ?, ?)"] * len(batch)),
+                [value for row in batch for value in (symbol, minute_text(row.minute), file_path)],
+            )
+        written = len(writing)
         if only_minutes is None:
             store.execute("DELETE FROM history_files WHERE file_path = ?", (file_path,))
             store.execute(
