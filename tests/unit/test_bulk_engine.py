@@ -37,9 +37,15 @@ def reference(paths: list[Path], symbol: str | None = None):
     return rows, rejects, sum(source.lines for source in parsed)
 
 
-def assert_same(paths: list[Path], symbol: str | None = None) -> bulk.BulkResult:
+def assert_same(paths: list[Path], symbol: str | None = None) -> bulk.BulkResult | None:
+    try:
+        rows, rejects, lines = reference(paths, symbol)
+    except UnreadableFileError as exc:  # the file as a whole: the same refusal, the same words
+        with pytest.raises(UnreadableFileError) as ours:
+            aggregate_files(paths, symbol)
+        assert str(ours.value) == str(exc)
+        return None
     result = aggregate_files(paths, symbol)
-    rows, rejects, lines = reference(paths, symbol)
     assert result.rows == rows
     assert [
         (r.source, r.rejected.line, r.rejected.reason, r.rejected.text) for r in result.rejects
@@ -186,3 +192,32 @@ def test_the_cli_refuses_a_coin_margined_file_and_names_it(tmp_path, capsys):
     path.write_bytes(b"1,87648.2,5,1,1,1767225600039,true\n")
     assert main(["aggregate", str(path)]) == 2
     assert "BTCUSD_PERP is a COIN-M (inverse) futures market" in capsys.readouterr().err
+
+
+EVENTS = [event_line(t) for t in sample_trades()[:400]]
+EVENT_DAMAGE = [
+    lambda e: e,
+    lambda e: e + b"," + e,  # two events on one line
+    lambda e: b'{"stream":"btcusdt@aggTrade","data":' + e + b"}",
+    lambda e: e.replace(b'"a":', b'"a":"').replace(b',"p"', b'","p"'),  # the id as a string
+    lambda e: e.replace(b',"m":', b',"a":1,"m":'),  # a repeated key
+    lambda e: e[:-1],  # cut short
+    lambda e: b"",
+    lambda e: b"[]",
+    lambda e: e + b" ",
+]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    picks=st.lists(st.tuples(st.integers(0, len(EVENTS) - 1), st.integers(0, 8)), min_size=1, max_size=40),
+    block=st.sampled_from([100, 4096, 1 << 20]),
+)
+def test_damaged_captured_streams_give_the_reference_rows_and_rejects(tmp_path, monkeypatch, picks, block):
+    monkeypatch.setattr(bulk, "BLOCK_BYTES", block)
+    lines = [
+        EVENT_DAMAGE[damage if damage < 3 or index % 3 == 0 else 0](EVENTS[index]) for index, damage in picks
+    ]
+    path = tmp_path / "capture.ndjson"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    assert_same([path])
