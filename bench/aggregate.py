@@ -11,7 +11,7 @@ repetition is labelled in the table). All three are measured in this run, on one
 - ``cryptotrades``: ``binance.files.parse_ndjson`` + ``minute_rows``: validation of every
   line with a reason for each reject, dedup by agg id, exact Decimal sums.
 
-A second table measures the bulk engine (``minutes.bulk``) on a day-sized public-data file:
+A second table measures the bulk engine (``bulk.engine``) on a day-sized public-data file:
 the real sample x 400 (2,000,000 trades) spread over one UTC day, as Binance's spot CSV (plain
 and zipped), against the same three baselines on the same file, plus the peak memory of each
 (its own process). Times there are CPU seconds of this process (``time.process_time``): the
@@ -41,8 +41,8 @@ import duckdb
 
 from binance.events import MINUTE_MS
 from binance.files import parse_ndjson, read_trades
+from bulk.engine import aggregate_files
 from minutes.aggregate import minute_rows
-from minutes.bulk import aggregate_files
 from tests.fixtures.data import SAMPLE_CSV, event_line, sample_trades
 
 _DAY_US = 86_400_000_000
@@ -220,8 +220,8 @@ def day_table(copies: int, repeat: int) -> None:
                                  f"original_csv(Path({str(plain)!r}))"),
             "duckdb": peak_mib(f"from bench.aggregate import duck_csv\nfrom pathlib import Path\n"
                                f"duck_csv(Path({str(plain)!r}))()"),
-            "bulk": peak_mib(f"from minutes.bulk import aggregate_files\naggregate_files([{str(plain)!r}])"),
-            "zip": peak_mib(f"from minutes.bulk import aggregate_files\naggregate_files([{str(zipped)!r}])"),
+            "bulk": peak_mib(f"from bulk.engine import aggregate_files\naggregate_files([{str(plain)!r}])"),
+            "zip": peak_mib(f"from bulk.engine import aggregate_files\naggregate_files([{str(zipped)!r}])"),
             "reference": peak_mib(f"from binance.files import read_trades\nfrom minutes.aggregate import "
                                   f"minute_rows\nminute_rows(read_trades({str(plain)!r}).trades)"),
         }  # fmt: skip

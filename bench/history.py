@@ -32,8 +32,8 @@ import pymysql
 
 from bench.aggregate import build_day_csv
 from binance.public_data import daily
+from bulk.engine import aggregate_files
 from cryptotrades.history_commands import BackfillSettings, backfill
-from minutes.bulk import aggregate_files
 from minutes.store import open_store
 
 FIRST = date(2026, 1, 1)

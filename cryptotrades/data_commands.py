@@ -12,9 +12,9 @@ from typing import Any, TextIO
 from binance.errors import BinanceError
 from binance.files import Parsed, describe_file_name, read_trades
 from binance.klines import read_klines
+from bulk.engine import aggregate_files
 from contract.errors import SettingsError
 from minutes.aggregate import COLUMNS, minute_rows, minute_text, record
-from minutes.bulk import aggregate_files
 from minutes.errors import StoreError
 from minutes.store import open_store
 from minutes.verify import compare, complete_minutes

@@ -42,10 +42,10 @@ from binance.public_data import (
     parse_checksum,
     plan_files,
 )
+from bulk.engine import aggregate_files
 from contract.errors import SettingsError
 from contract.pipeline import DB_URL_ENV, DEFAULT_DB_URL, ONEBOX_DIR
 from minutes.aggregate import minute_text
-from minutes.bulk import aggregate_files
 from minutes.errors import StoreError
 from minutes.history import Gap, days_of, gaps_in_store, ledger, load_rows
 from minutes.store import ObjectRef, Store, open_store

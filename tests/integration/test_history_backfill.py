@@ -114,7 +114,7 @@ def test_history_keeps_minutes_the_live_path_holds_unless_replace_and_names_thos
 
 
 def test_ctrl_c_stops_between_files_and_the_next_run_goes_on(sqlite_url, public_data, tmp_path):
-    public_data.delay[0] = 1.5  # each zip takes a while to come
+    public_data.delay[0] = 4.0  # each zip takes a while to come: time to stop between files
     command = [
         sys.executable, "-m", "cryptotrades.cli", "backfill", "--from", str(FIRST_DAY), "--to", str(LAST),
         "--db", sqlite_url, "--source", public_data.url, "--jobs", "1", "--cache-dir", str(tmp_path / "c"),

@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 
 from binance.errors import UnreadableFileError
 from binance.files import read_trades
+from bulk import engine as bulk
+from bulk.engine import aggregate_files
 from cryptotrades.cli import main
-from minutes import bulk
 from minutes.aggregate import minute_rows
-from minutes.bulk import aggregate_files
 from tests.fixtures.data import DATA, SAMPLE_CSV, event_line, sample_csv_rows, sample_trades
 
 SHARED = Path("/work/shared/data/binance")
