@@ -318,11 +318,7 @@ def _csv_block(
     import pyarrow.csv as pcsv
 
     data = block.data
-    if (
-        not validator.symbol_ok
-        or not data.isascii()
-        or b"\r" in data
-    ):
+    if not validator.symbol_ok or not data.isascii() or b"\r" in data:
         return None
     names = _SPOT_COLUMNS[:layout]
     try:
@@ -510,7 +506,6 @@ class _Sink:
         self.reference_lines += len(trades)
         self.accepted += len(trades)
         return _columns_of(trades, source, numbers)
-
 
     @staticmethod
     def _event_batch(data: bytes, lines: int) -> list[AggTrade] | None:
