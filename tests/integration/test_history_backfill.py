@@ -119,7 +119,16 @@ def test_ctrl_c_stops_between_files_and_the_next_run_goes_on(sqlite_url, public_
         sys.executable, "-m", "cryptotrades.cli", "backfill", "--from", str(FIRST_DAY), "--to", str(LAST),
         "--db", sqlite_url, "--source", public_data.url, "--jobs", "1", "--cache-dir", str(tmp_path / "c"),
     ]  # fmt: skip
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A shell that started pytest in the background ignores SIGINT, and children inherit that:
+    # give the command Ctrl-C's default back, as a terminal would.
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not _ledger_count(sqlite_url):
         time.sleep(0.1)
