@@ -22,8 +22,23 @@ from binance.events import AggTrade
 from binance.parse import parse_csv_row, parse_event, parse_event_batch
 
 _DATA_FILE_NAME = re.compile(
-    r"^(?P<symbol>[A-Z0-9]+)-(?P<kind>aggTrades|trades|\d+[smhdwM])-(?P<period>\d{4}-\d{2}(?:-\d{2})?)"
+    r"^(?P<symbol>[A-Z0-9_]+)-(?P<kind>aggTrades|trades|\d+[smhdwM])-(?P<period>\d{4}-\d{2}(?:-\d{2})?)"
 )
+
+
+# COIN-M (inverse) futures: BTCUSD_PERP, BTCUSD_250328. Their quantities are contracts (100 USD
+# each for BTC), not coins, so summing them as BTC would be wrong by orders of magnitude.
+_COIN_MARGINED = re.compile(r"^[A-Z0-9]+USD_(?:PERP|\d{6})$")
+
+
+def refuse_coin_margined(symbol: str, where: str | Path) -> None:
+    """Raise `UnreadableFileError` for a COIN-M futures market, which we cannot value yet."""
+    if _COIN_MARGINED.match(symbol):
+        raise UnreadableFileError(
+            f"{where}: {symbol} is a COIN-M (inverse) futures market: its quantities are contracts "
+            "(100 USD each for BTCUSD_PERP), not coins; cryptotrades values spot markets only and "
+            "refuses the file rather than mis-value it"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +114,7 @@ def read_trades(path: str | Path, symbol: str | None = None) -> Parsed:
                 "name it like BTCUSDT-aggTrades-2026-01-01.csv or pass --symbol"
             )
         symbol = named.symbol
+    refuse_coin_margined(symbol.upper(), path)
     return _parse_csv_lines(restored, symbol.upper(), str(path))
 
 

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 COMMAND_MODULES = [
     "cryptotrades.data_commands",  # aggregate, verify, db migrate
     "cryptotrades.onebox_commands",  # run, status
+    "cryptotrades.history_commands",  # backfill, gaps
     "producer.command",  # produce
     "dashboard.command",  # dashboard
     "cryptotrades.deployment",  # check-deployment

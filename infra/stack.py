@@ -11,6 +11,7 @@ from infra.alarms import PipelineAlarms
 from infra.bucket import TradesBucket
 from infra.database import Database
 from infra.freshness import FreshnessProbe
+from infra.history import History
 from infra.kafka_host import Downloads, KafkaHost, MskBrokers, TopicSettings
 from infra.msk import MskCluster
 from infra.nag import suppress_cdk_internals
@@ -151,6 +152,10 @@ class CryptotradesStack(Stack):
                 schema.resource, *database.instance.connections.security_groups
             )
             CfnOutput(self, "QuickSightDataSource", value=quicksight.data_source.attr_arn)
+
+        # Athena over the raw trades (Glue table with partition projection, workgroup, named query).
+        history = History(self, "History", trades_bucket=trades.bucket, access_logs=trades.access_logs)
+        CfnOutput(self, "HistoryWorkGroup", value=history.workgroup_name)
 
         suppress_cdk_internals(self)
         CfnOutput(self, "TradesBucketName", value=trades.bucket.bucket_name)

@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests.fixtures.dashboard",
     "tests.fixtures.kafka",
     "tests.fixtures.onebox",
+    "tests.fixtures.public_data",
 ]

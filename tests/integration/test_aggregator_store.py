@@ -48,6 +48,7 @@ def test_migrations_apply_once(db_url):
             "002_trade_minutes",
             "003_processed_objects",
             "004_views",
+            "010_history",
         ]
         assert target.migrate() == []
 

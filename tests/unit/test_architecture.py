@@ -23,10 +23,13 @@ ALLOWED: dict[str, frozenset[str]] = {
     "producer": frozenset({"contract", "binance"}),
     "lambda_aggregator": frozenset({"contract", "binance", "minutes"}),
     "dashboard": frozenset({"contract", "binance", "minutes"}),
+    # The columnar engine for files (DuckDB, Arrow): its own package so the Lambda bundle,
+    # which holds minutes/, carries none of it.
+    "bulk": frozenset({"contract", "binance", "minutes"}),
     # The one-box runs the producer and the dashboard as they are; the Lambda's handler it
     # loads by name (contract.pipeline.AGGREGATOR_HANDLER), as the Lambda runtime does.
     "onebox": frozenset({"contract", "binance", "minutes", "producer", "dashboard"}),
-    "cryptotrades": frozenset({"contract", "binance", "minutes", "producer", "dashboard", "onebox"}),
+    "cryptotrades": frozenset({"contract", "binance", "minutes", "bulk", "producer", "dashboard", "onebox"}),
     # The CDK app reads the other packages as files (infra/bundle.py, infra/modules.py).
     "infra": frozenset({"contract"}),
 }

@@ -4,7 +4,8 @@ Links: ``[text](target)`` with a relative target, resolved from the Markdown fil
 ``#anchor`` must be a heading of the target (GitHub's slugs). Backticked paths: a
 ``word/...`` whose first folder is a top-level folder of the repo, without placeholders
 (``<stage>``, ``*``, ``%Y``, ``…``), resolved from the repo root; folders the programs make
-at run time (``data/onebox/``, ``build/``, ``cdk.out/``) are not in the repo and not checked,
+at run time (``data/onebox/``, ``data/history/``, ``build/``, ``cdk.out/``) are not in the repo
+and not checked,
 nor are lines naming another repository (provenance: ``github.com/...``, ``tests/fixtures/x``).
 """
 
@@ -27,7 +28,7 @@ SKIPPED_DIRS = {
     ".pytest_cache",
     ".ruff_cache",
 }
-RUNTIME_PATHS = ("data/onebox", "build/", "cdk.out")
+RUNTIME_PATHS = ("data/onebox", "data/history", "build/", "cdk.out")
 _LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)|!\[[^\]]*\]\(([^)\s]+)\)")
 _CODE = re.compile(r"`([^`\s]+)`")
 _FENCE = re.compile(r"^(```|~~~)")

@@ -71,6 +71,8 @@ ACCEPTED: dict[tuple[str, str], str] = {
     "TLS; IAM authentication would add a token call per connection and is not used",
     ("CKV_AWS_18", "/Trades/AccessLogs/"): "this is the access-log bucket: logging it into itself "
     "would log each log delivery",
+    ("CKV_AWS_21", "/History/Results/"): "Athena's query results: each is written once under its "
+    "query id and expires; an older version would be nothing anyone reads",
     ("CKV_AWS_21", "/Trades/AccessLogs/"): "access logs expire after 90 days and are written only by "
     "S3's log delivery: versions would keep nothing worth having",
     ("CKV_AWS_27", "/Aggregator/FailedEvents/"): "encrypted with SQS-managed keys (SqsManagedSseEnabled); "

@@ -326,9 +326,10 @@ def test_the_bucket_is_private_encrypted_logged_and_expires_raw_objects(synth_de
     assert rules["AbortIncompleteUploads"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
 
 
-def test_both_buckets_refuse_plain_http_and_old_tls(synth_default: Synth) -> None:
+def test_every_bucket_refuses_plain_http_and_old_tls(synth_default: Synth) -> None:
     policies = synth_default.resources("AWS::S3::BucketPolicy")
-    assert len(policies) == 2
+    buckets = synth_default.resources("AWS::S3::Bucket")
+    assert len(policies) == len(buckets) == 3  # trades, its access logs, Athena results
     for body in policies.values():
         denies = [s for s in body["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
         conditions = [s["Condition"] for s in denies]
