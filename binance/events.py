@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Annotated, Literal
 
 import msgspec
+from msgspec import Meta
+
+from binance.contract import EARLIEST_TRADE_MS, ID_LIMIT
 
 MINUTE_MS = 60_000
 
@@ -21,7 +25,7 @@ WIRE_NAMES = {
 }
 
 
-class AggTrade(msgspec.Struct, frozen=True, gc=False, rename=WIRE_NAMES, tag_field="e", tag="aggTrade"):
+class AggTrade(msgspec.Struct, frozen=True, gc=False):
     """One aggregate trade: the fills of one taker order at one price.
 
     Example wire event (``btcusdt@aggTrade``)::
@@ -32,8 +36,8 @@ class AggTrade(msgspec.Struct, frozen=True, gc=False, rename=WIRE_NAMES, tag_fie
     ``is_buyer_maker`` (``m``) true means the resting order was the buy, so the taker
     sold: we count that trade as a SELL, as Binance's klines do.
 
-    Decoding checks the event type ``e`` when present (any other type is an error) and
-    ignores the fields we do not keep (``E``, ``M``).
+    Made only by ``binance.parse``, which enforces ``binance.contract`` (and by code that
+    reads back what was stored through it).
     """
 
     symbol: str
@@ -59,3 +63,27 @@ class AggTrade(msgspec.Struct, frozen=True, gc=False, rename=WIRE_NAMES, tag_fie
     def minute(self) -> int:
         """Start of the trade's UTC minute, in milliseconds since the epoch."""
         return self.trade_time - self.trade_time % MINUTE_MS
+
+
+_Id = Annotated[int, Meta(ge=0, le=ID_LIMIT - 1)]
+_Time = Annotated[int, Meta(ge=EARLIEST_TRADE_MS, le=ID_LIMIT - 1)]
+
+
+class AggTradeEvent(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """The wire form, for decoding only: exactly the keys Binance sends, all required.
+
+    msgspec checks the types and the id bounds in C; ``binance.parse`` checks the rest of
+    ``binance.contract`` (texts, time window, id span) and makes the `AggTrade`.
+    """
+
+    e: Literal["aggTrade"]
+    E: _Id
+    s: str
+    a: _Id
+    p: str
+    q: str
+    f: _Id
+    l: _Id  # noqa: E741 - Binance's name
+    T: _Time
+    m: bool
+    M: bool

@@ -13,7 +13,7 @@ same reasons, in bounded memory, because of how it splits the work:
   column count the file did not start with), is parsed line by line by the reference, which gives
   the trade or the reason. Captured streams (ndjson) are parsed by the reference throughout.
 - **Exact integers, never a rounding type.** Prices and quantities become integers scaled by
-  10^8 (``PLACES`` of ``binance.parse``). DuckDB sums each block per (symbol, minute, side) in
+  10^8 (``DECIMAL_PLACES`` of ``binance.contract``). DuckDB sums each block per (symbol, minute, side) in
   HUGEINT (128-bit, overflow raises), Python adds the blocks' sums in unbounded ints. Bound: a block
   holds at most 2^20 rows and a fast row has price x quantity < 10^16 USD, so a block's sum of
   scaled products is below 2^20 * 10^32 < 2^127; quantities below 2^63 sum below 2^83. Across blocks
@@ -39,20 +39,31 @@ import time
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
+from binance.contract import DECIMAL_PLACES as PLACES
+from binance.contract import EARLIEST_TRADE_MS, FUTURE_TOLERANCE_MS, MICROSECONDS_FROM
 from binance.errors import BadLineError, UnreadableFileError
 from binance.events import MINUTE_MS, AggTrade
-from binance.files import Rejected, describe_file_name, read_trades, refuse_coin_margined
-from binance.parse import PLACES, parse_csv_row, parse_event, parse_event_batch
+from binance.files import (
+    ReadLimits,
+    Rejected,
+    bounded_line,
+    describe_file_name,
+    parse_csv_lines,
+    parse_lines,
+    read_trades,
+    refuse_coin_margined,
+)
+from binance.parse import UTF8_BOM, parse_csv_row
 from minutes.aggregate import MinuteRow, minute_rows
 
 logger = logging.getLogger(__name__)
 
 SCALE = 10**PLACES
+_MAX_LINE = ReadLimits().max_line  # the reference's: a longer line is a rejected line
 BLOCK_BYTES = 16 * 1024 * 1024
 MAX_BLOCK_ROWS = 2**20  # the overflow bound above counts on it
 _DAY_MS = 86_400_000
@@ -61,8 +72,7 @@ _DAY_MS = 86_400_000
 # aggregate trade, trade times from 2017-07-01 to a day after the run started.
 _ID_DIGITS = 18
 _FAST_MAX_TRADES = 10_000
-_FAST_TIME_FROM_MS = int(datetime(2017, 7, 1, tzinfo=UTC).timestamp() * 1000)
-_MICROSECONDS_FROM = 10**14  # binance.parse.to_milliseconds: times from here on are microseconds
+_FAST_TIME_FROM_MS = EARLIEST_TRADE_MS
 _INT64_MAX = 2**63 - 1
 _FAST_MAX_NOTIONAL_SCALED = 0.99e32  # price * qty scaled by 10^16, as a float: 10^16 USD with margin
 # The smallest value of a canonical integer of k digits is 10^(k-1) (0 for one digit).
@@ -271,8 +281,9 @@ class _Validator:
     field do not look at the others (the cross-field rules are checked on the columns).
     """
 
-    def __init__(self, symbol: str) -> None:
+    def __init__(self, symbol: str, now_ms: int) -> None:
         self.symbol = symbol
+        self.now_ms = now_ms
         self._seen: dict[int, dict[str, Any]] = {column: {} for column in range(len(_TEMPLATE))}
         self.symbol_ok = self._judge(-1, symbol) is not None
 
@@ -294,7 +305,7 @@ class _Validator:
         else:
             fields[column] = text
         try:
-            trade = parse_csv_row(fields, symbol)
+            trade = parse_csv_row(fields, symbol, now=self.now_ms)
         except BadLineError:
             return None
         if column in (1, 2):
@@ -376,10 +387,10 @@ def _csv_block(
             _, good_b = distinct("b", 7, np.bool_, False)
             ok &= good_b
 
-    millis = np.where(stamp >= _MICROSECONDS_FROM, stamp // 1000, stamp)
+    millis = np.where(stamp >= MICROSECONDS_FROM, stamp // 1000, stamp)
     trades = last - first + 1
     ok &= (first <= last) & (trades <= _FAST_MAX_TRADES)
-    ok &= (millis >= _FAST_TIME_FROM_MS) & (millis < now_ms + _DAY_MS)
+    ok &= (millis >= _FAST_TIME_FROM_MS) & (millis <= now_ms + FUTURE_TOLERANCE_MS)
     ok &= price.astype(np.float64) * qty.astype(np.float64) < _FAST_MAX_NOTIONAL_SCALED
 
     keep = ok.copy()
@@ -447,9 +458,12 @@ def _columns_of(trades: list[AggTrade], source: str, lines: list[int]) -> _Colum
 
 
 class _Sink:
-    """Counts and rejects of one run; the reference's line loops, with line numbers that run on."""
+    """Counts and rejects of one run; the reference reads each line it judges, with the line
+    numbers running on across blocks (``binance.files`` does the reading, so rejects and
+    reasons are the reference's)."""
 
-    def __init__(self) -> None:
+    def __init__(self, now_ms: int) -> None:
+        self.now_ms = now_ms
         self.rejects: list[SourceReject] = []
         self.lines = 0
         self.accepted = 0
@@ -458,67 +472,27 @@ class _Sink:
     def reference_row(self, fields: list[str], symbol: str, number: int, source: str) -> AggTrade | None:
         self.reference_lines += 1
         try:
-            return parse_csv_row(fields, symbol)
+            return parse_csv_row(fields, symbol, now=self.now_ms)
         except BadLineError as exc:
             self.rejects.append(SourceReject(source, Rejected(number, str(exc), ",".join(fields))))
             return None
 
     def reference_block(self, plan: _Plan, block: _Block, source: str) -> _Columns:
         """Every line of the block as ``binance.files`` reads it (blank lines, header, reasons)."""
-        trades: list[AggTrade] = []
-        numbers: list[int] = []
-        lines = block.data.split(b"\n")[: block.lines]
+        lines = [bounded_line(line, _MAX_LINE) for line in block.data.split(b"\n")[: block.lines]]
         if plan.kind == "ndjson":
-            batch = self._event_batch(block.data, len(lines))
-            if batch is not None:  # every line a good event: one decoder call, as parse_ndjson does
-                self.lines += len(batch)
-                self.accepted += len(batch)
-                self.reference_lines += len(batch)
-                first = block.first_line
-                return _columns_of(batch, source, list(range(first, first + len(batch))))
-        for number, line in enumerate(lines, block.first_line):
-            if plan.kind == "ndjson":
-                if not line.strip():
-                    continue
-                try:
-                    trade = parse_event(line)
-                except BadLineError as exc:
-                    text = line.rstrip(b"\r\n").decode("utf-8", "replace")
-                    self.rejects.append(SourceReject(source, Rejected(number, str(exc), text)))
-                    self.lines += 1
-                    continue
-            else:
-                text = line.decode("utf-8", "replace").rstrip("\r\n")
-                if not text.strip():
-                    continue
-                fields = text.split(",")
-                if number == 1 and fields[0].strip().lstrip("\ufeff") == "agg_trade_id":
-                    continue
-                try:
-                    trade = parse_csv_row(fields, plan.symbol or "")
-                except BadLineError as exc:
-                    self.rejects.append(SourceReject(source, Rejected(number, str(exc), text)))
-                    self.lines += 1
-                    continue
-            trades.append(trade)
-            numbers.append(number)
-            self.lines += 1
-        self.reference_lines += len(trades)
-        self.accepted += len(trades)
-        return _columns_of(trades, source, numbers)
-
-    @staticmethod
-    def _event_batch(data: bytes, lines: int) -> list[AggTrade] | None:
-        """The block's events in one call, or None when any line is not exactly one good event."""
-        body = data[:-1]  # a block ends with its last line's newline
-        if body != body.strip() or b"\n\n" in body:  # a blank line first, last or inside
-            return None
-        try:
-            trades = parse_event_batch(body)
-        except BadLineError:
-            return None
-        # One object a line: a line with two objects makes the count differ (none cannot parse).
-        return trades if len(trades) == lines else None
+            parsed = parse_lines(lines, source, first_line=block.first_line, now=self.now_ms)
+        else:
+            parsed = parse_csv_lines(
+                lines, plan.symbol or "", source, first_line=block.first_line, now=self.now_ms
+            )
+        self.rejects.extend(SourceReject(source, reject) for reject in parsed.rejects)
+        self.lines += parsed.lines
+        self.accepted += len(parsed.trades)
+        self.reference_lines += parsed.lines
+        # Positions in file order (only the order matters, and where an exotic trade is named).
+        positions = list(range(block.first_line, block.first_line + len(parsed.trades)))
+        return _columns_of(parsed.trades, source, positions)
 
 
 # -- summing -------------------------------------------------------------------------
@@ -680,13 +654,13 @@ def _decimal(scaled: int, places: int) -> Decimal:
 
 def _run(plans: list[_Plan], now_ms: int, progress: ProgressCallback | None, *, general: bool) -> BulkResult:
     summer = _Summer(general)
-    sink = _Sink()
+    sink = _Sink(now_ms)
     try:
         for plan in plans:
             if plan.kind == "empty":
                 continue
             source = str(plan.path)
-            validator = _Validator(plan.symbol) if plan.kind == "csv" and plan.symbol else None
+            validator = _Validator(plan.symbol, now_ms) if plan.kind == "csv" and plan.symbol else None
             layout = 0
             for block in _blocks(plan.path, progress):
                 columns = None
@@ -715,10 +689,11 @@ def _run(plans: list[_Plan], now_ms: int, progress: ProgressCallback | None, *, 
 
 
 def _without_header(block: _Block, sink: _Sink) -> _Block:
-    """Binance's newer files start with a header line; the reference skips it on line 1 only."""
+    """Binance's newer files start with a header line; the reference skips it on line 1 only
+    (after a byte-order mark at the very start, as ``binance.files`` does)."""
     end = block.data.find(b"\n") + 1
-    first = block.data[:end].decode("utf-8", "replace").rstrip("\r\n")
-    if first.split(",")[0].strip().lstrip("\ufeff") != "agg_trade_id":
+    first = block.data[:end].removeprefix(UTF8_BOM).decode("utf-8", "replace").rstrip("\r\n")
+    if first.split(",")[0] != "agg_trade_id":
         return block
     return _Block(block.data[end:], block.first_line + 1, block.lines - 1)
 

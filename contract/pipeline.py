@@ -15,6 +15,9 @@ TOPIC = "cryptotrades"
 # REJECTED_PREFIX, outside TRADES_PREFIX, so a quarantine object never triggers it again.
 TRADES_PREFIX = "trades/"
 REJECTED_PREFIX = "rejected/"
+# What follows TRADES_PREFIX in a key (strftime of the Kafka record time; vector/vector.toml's
+# key_prefix); `cryptotrades rebuild` lists the raw objects of an hour by it.
+TRADES_KEY_TIME_FORMAT = "date=%Y-%m-%d/hour=%H/minute=%M/"
 
 # The database: a URL for local runs (sqlite:///... or mysql://...), or on AWS a secret.
 DATABASE_NAME = "cryptotrades"
@@ -50,3 +53,8 @@ BUCKET_ENV = "CRYPTOTRADES_BUCKET"  # Vector, one-box
 REGION_ENV = "AWS_REGION"  # every AWS SDK, Vector
 POWERTOOLS_SERVICE_NAME_ENV = "POWERTOOLS_SERVICE_NAME"  # the aggregator's logger and metrics
 POWERTOOLS_METRICS_NAMESPACE_ENV = "POWERTOOLS_METRICS_NAMESPACE"
+
+# Raw trades the database keeps, in days: longer than the dead-letter queue keeps a failed
+# event (14 days) plus the 6 hours an event may wait for its tries, so a redriven event still
+# finds its minutes open. Older minutes are final (docs/aggregator.md).
+RETENTION_DAYS = 16

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 # Modules that each define add_parser(subparsers). Order is the order of --help.
 COMMAND_MODULES = [
     "cryptotrades.data_commands",  # aggregate, verify, db migrate
+    "cryptotrades.raw_trade_commands",  # rebuild, prune
     "cryptotrades.onebox_commands",  # run, status
     "cryptotrades.history_commands",  # backfill, gaps
     "producer.command",  # produce

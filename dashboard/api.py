@@ -58,7 +58,6 @@ DeadLetterHook = Callable[[], int | None]
 NO_HOOK_NOTE = "not reported: the dashboard runs without the pipeline's dead-letter count"
 
 
-
 @dataclass(frozen=True, slots=True)
 class Context:
     """What every request may use besides its parameters."""

@@ -14,6 +14,7 @@ from contract.pipeline import DB_SECRET_ARN_ENV as DB_SECRET_ARN
 from contract.pipeline import DB_TLS_ENV as DB_TLS
 from contract.pipeline import DB_URL_ENV as DB_URL
 from contract.pipeline import QUARANTINE_PREFIX_ENV as QUARANTINE_PREFIX
+from contract.pipeline import RETENTION_DAYS as DEFAULT_RETENTION_DAYS
 from contract.settings import Settings, setting
 from lambda_aggregator.errors import SettingsError
 
@@ -21,6 +22,16 @@ from lambda_aggregator.errors import SettingsError
 DB_HOST = "CRYPTOTRADES_DB_HOST"  # these three override what the secret says
 DB_PORT = "CRYPTOTRADES_DB_PORT"
 DB_NAME = "CRYPTOTRADES_DB_NAME"
+# Bounds on one object's work (issue 10), and the raw trades' retention window.
+MAX_OBJECT_BYTES = "CRYPTOTRADES_MAX_OBJECT_BYTES"  # decompressed; over it the object is refused whole
+MAX_LINE_BYTES = "CRYPTOTRADES_MAX_LINE_BYTES"  # a longer line is a rejected line, never read whole
+MAX_OBJECT_LINES = "CRYPTOTRADES_MAX_OBJECT_LINES"  # more lines: the object is refused whole
+QUARANTINE_MAX_LINES = "CRYPTOTRADES_QUARANTINE_MAX_LINES"  # rejects kept in full, then only counted
+QUARANTINE_MAX_BYTES = "CRYPTOTRADES_QUARANTINE_MAX_BYTES"  # ... or until the kept ones reach this size
+RETENTION_DAYS = "CRYPTOTRADES_RETENTION_DAYS"  # raw trades kept; older minutes are final
+PRUNE_MAX_ROWS = "CRYPTOTRADES_PRUNE_MAX_ROWS"  # raw trades dropped per invocation at most; 0: never
+
+DAY_MS = 86_400_000
 
 TLS_MODES = ("verify", "encrypt", "off")
 
@@ -50,6 +61,25 @@ class AggregatorSettings(Settings):
         None, env=DB_CA_FILE, help="the CA bundle `verify` checks the server against"
     )
     quarantine_prefix: str = setting(REJECTED_PREFIX, env=QUARANTINE_PREFIX, help="where rejected lines go")
+    # Bounds on one object's work. 64 MiB decompressed is ~400,000 trades, 200 busy minutes in
+    # one object and about 30 s of work on a micro database; the Lambda's timeout is 120 s.
+    max_object_bytes: int = setting(
+        64 * 1024 * 1024, env=MAX_OBJECT_BYTES, help="decompressed bytes of one object; over: refused whole"
+    )
+    max_line_bytes: int = setting(64 * 1024, env=MAX_LINE_BYTES, help="a longer line is a rejected line")
+    # A minute of BTC/USDT is about 2,000 lines; a bad line costs a parse of its own, so this
+    # bounds an object's time, not only its bytes.
+    max_object_lines: int = setting(2_000_000, env=MAX_OBJECT_LINES, help="more lines: refused whole")
+    quarantine_max_lines: int = setting(1_000, env=QUARANTINE_MAX_LINES, help="rejects kept in full")
+    quarantine_max_bytes: int = setting(
+        8 * 1024 * 1024, env=QUARANTINE_MAX_BYTES, help="... or until the kept ones reach this size"
+    )
+    retention_days: int = setting(
+        DEFAULT_RETENTION_DAYS, env=RETENTION_DAYS, help="raw trades kept; older minutes are final"
+    )
+    # Each invocation drops at most this many raw trades past the window: more than a minute of
+    # BTC/USDT inserts (about 2,000), so the table shrinks to the window and stays there.
+    prune_max_rows: int = setting(20_000, env=PRUNE_MAX_ROWS, help="raw trades dropped per invocation")
 
     def __post_init__(self) -> None:
         if (self.db_url is None) == (self.db_secret_arn is None):
@@ -66,6 +96,21 @@ class AggregatorSettings(Settings):
             raise SettingsError(
                 f"{QUARANTINE_PREFIX}={self.quarantine_prefix!r}: expected a key prefix like 'rejected/'"
             )
+        for name, value, least in (
+            (MAX_OBJECT_BYTES, self.max_object_bytes, 1024),
+            (MAX_LINE_BYTES, self.max_line_bytes, 1024),
+            (MAX_OBJECT_LINES, self.max_object_lines, 1),
+            (QUARANTINE_MAX_LINES, self.quarantine_max_lines, 0),
+            (QUARANTINE_MAX_BYTES, self.quarantine_max_bytes, 0),
+            (RETENTION_DAYS, self.retention_days, 1),
+            (PRUNE_MAX_ROWS, self.prune_max_rows, 0),
+        ):
+            if value < least:
+                raise SettingsError(f"{name}={value!r}: expected a whole number of at least {least}")
+
+    @property
+    def retention_ms(self) -> int:
+        return self.retention_days * DAY_MS
 
     def mysql_params(self, secret_value: str | Mapping[str, Any]) -> dict[str, Any]:
         """Connection parameters from the RDS secret (its JSON, or parsed), with our overrides applied."""

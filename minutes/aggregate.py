@@ -127,6 +127,37 @@ def summarize(symbol: str, minute: int, trades: Iterable[AggTrade]) -> MinuteRow
         )
 
 
+def combined(earlier: MinuteRow, later: MinuteRow) -> MinuteRow:
+    """The row of one minute from the rows of two runs of its distinct trades, every agg id
+    of ``earlier`` below every one of ``later``: how the store folds a minute read in chunks
+    ordered by agg id, so a minute of any size costs one chunk of memory."""
+    if (earlier.symbol, earlier.minute) != (later.symbol, later.minute) or (
+        earlier.last_agg_id >= later.first_agg_id
+    ):
+        raise ValueError(
+            f"rows of {earlier.symbol} at {earlier.minute} are not consecutive runs of one minute"
+        )
+    with decimal.localcontext(EXACT):
+        return MinuteRow(
+            symbol=earlier.symbol,
+            minute=earlier.minute,
+            count_buy=earlier.count_buy + later.count_buy,
+            count_sell=earlier.count_sell + later.count_sell,
+            btc_buy=earlier.btc_buy + later.btc_buy,
+            btc_sell=earlier.btc_sell + later.btc_sell,
+            usd_buy=earlier.usd_buy + later.usd_buy,
+            usd_sell=earlier.usd_sell + later.usd_sell,
+            trades_buy=earlier.trades_buy + later.trades_buy,
+            trades_sell=earlier.trades_sell + later.trades_sell,
+            open=earlier.open,
+            high=max(earlier.high, later.high),
+            low=min(earlier.low, later.low),
+            close=later.close,
+            first_agg_id=earlier.first_agg_id,
+            last_agg_id=later.last_agg_id,
+        )
+
+
 def record(row: MinuteRow) -> dict[str, str | int]:
     """The row as the table holds it: column names, TIME as UTC text, decimals as exact
     strings at their column's places (so equal numbers print alike)."""

@@ -61,14 +61,9 @@ class Loaded:
 
 @contextmanager
 def transaction(store: Store) -> Iterator[None]:
-    """One transaction through the public ``execute`` (SQLite takes the write lock at once)."""
-    store.execute("BEGIN IMMEDIATE" if store.dialect == "sqlite" else "START TRANSACTION")
-    try:
+    """One write transaction, in turn with the live path's writers (``Store.writing``)."""
+    with store.writing():
         yield
-    except BaseException:
-        store.execute("ROLLBACK")
-        raise
-    store.execute("COMMIT")
 
 
 def ledger(store: Store, paths: Iterable[str]) -> dict[str, LedgerEntry]:
@@ -149,6 +144,13 @@ def load_rows(
                     datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
                 ),
             )
+    # A whole public-data file is complete data: its minutes become final (live objects that
+    # arrive for them later are counted as late, never recomputed from partial trades), unless
+    # a live minute differs and was kept, which must stay open to be looked at.
+    if only_minutes is None and rows and (replace or not differed):
+        store.mark_final(
+            symbol, min(r.minute for r in rows), max(r.minute for r in rows) + MINUTE_MS, "history"
+        )
     return Loaded(file_path, len(wanted), written, kept, differed, replaced)
 
 

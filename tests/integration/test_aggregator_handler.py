@@ -8,7 +8,7 @@ import json
 import pytest
 
 from lambda_aggregator import handler
-from lambda_aggregator.errors import SettingsError
+from lambda_aggregator.errors import AggregatorError, SettingsError
 from lambda_aggregator.settings import AggregatorSettings
 from minutes.aggregate import minute_rows
 from minutes.store import open_store
@@ -77,7 +77,8 @@ def test_half_bad_lines_are_quarantined_and_the_good_half_counts(aggregator, buc
     assert (summary["lines"], summary["accepted"], summary["rejected"]) == (200, 100, 100)
     quarantined = [json.loads(line) for line in bucket.get(f"rejected/{KEY}.jsonl").splitlines()]
     assert [q["line"] for q in quarantined] == list(range(1, 201, 2))
-    assert all("field qty" in q["reason"] and q["source"] == f"s3://{bucket.name}/{KEY}" for q in quarantined)
+    assert all("field q (qty)" in q["reason"] for q in quarantined)
+    assert all(q["source"] == f"s3://{bucket.name}/{KEY}" for q in quarantined)
     assert quarantined[0]["text"] == lines[0].decode()
     rows, ledger = stored(aggregator)
     assert rows == minute_rows(TRADES[1:200:2])
@@ -123,7 +124,7 @@ def test_a_database_failure_mid_object_leaves_nothing_and_the_retry_succeeds(
     monkeypatch.setattr(
         target, "_recompute", lambda touched: (_ for _ in ()).throw(ConnectionError("db lost"))
     )
-    with pytest.raises(ConnectionError):
+    with pytest.raises(AggregatorError, match="db lost"):
         handler.lambda_handler(s3_event(obj), lambda_context)
     monkeypatch.undo()
     rows, ledger = stored(aggregator)
@@ -146,10 +147,19 @@ def test_a_warm_connection_the_server_dropped_is_replaced(aggregator, bucket, la
     assert stored(aggregator)[0] == minute_rows(TRADES[:20])
 
 
-def test_a_corrupt_gzip_object_is_named(aggregator, bucket, lambda_context):
+def test_a_corrupt_gzip_object_is_rejected_whole_with_its_reason_and_never_retried(
+    aggregator, bucket, lambda_context
+):
     obj = bucket.put(f"{KEY}.gz", b"\x1f\x8b" + b"not really gzip")
-    with pytest.raises(Exception, match=rf"s3://{bucket.name}/{KEY}.gz: not a readable gzip object"):
-        handler.lambda_handler(s3_event(obj), lambda_context)
+    (summary,) = handler.lambda_handler(s3_event(obj), lambda_context)["objects"]
+    assert summary["status"] == "rejected"
+    (record,) = [json.loads(line) for line in bucket.get(f"rejected/{KEY}.gz.jsonl").splitlines()]
+    assert record["rejected_whole"] is True and record["source"] == f"s3://{bucket.name}/{KEY}.gz"
+    assert "not a readable gzip stream" in record["reason"]
+    (again,) = handler.lambda_handler(s3_event(obj), lambda_context)["objects"]
+    assert again["redelivered"]  # a retry of the event is a no-op, not a loop
+    rows, ledger = stored(aggregator)
+    assert (rows, ledger.objects, ledger.rejected_objects) == ([], 1, 1)
 
 
 @pytest.mark.parametrize(

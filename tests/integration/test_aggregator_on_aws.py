@@ -50,7 +50,8 @@ def test_the_schema_resource_migrates_on_create_and_update_and_keeps_data_on_del
     created = schema.on_event({"RequestType": "Create"}, lambda_context)
     assert created["PhysicalResourceId"] == schema.PHYSICAL_ID
     assert created["Data"]["Applied"] == (
-        "001_agg_trades,002_trade_minutes,003_processed_objects,004_views,010_history"
+        "001_agg_trades,002_trade_minutes,003_processed_objects,004_views,005_binary_symbols,"
+        "006_minute_bounds,007_ledger_outcomes,008_final_ranges,009_minute_status,010_history"
     )
     updated = schema.on_event(
         {"RequestType": "Update", "PhysicalResourceId": schema.PHYSICAL_ID}, lambda_context
@@ -61,7 +62,7 @@ def test_the_schema_resource_migrates_on_create_and_update_and_keeps_data_on_del
     )
     assert deleted == {"PhysicalResourceId": schema.PHYSICAL_ID}
     with open_store(mysql_url) as target:
-        assert target.execute("SELECT COUNT(*) FROM schema_migrations") == [(5,)]
+        assert target.execute("SELECT COUNT(*) FROM schema_migrations") == [(10,)]
 
 
 def test_the_handler_connects_with_the_secret(rds_secret, mysql_url, bucket, lambda_context):

@@ -48,6 +48,11 @@ def test_migrations_apply_once(db_url):
             "002_trade_minutes",
             "003_processed_objects",
             "004_views",
+            "005_binary_symbols",
+            "006_minute_bounds",
+            "007_ledger_outcomes",
+            "008_final_ranges",
+            "009_minute_status",
             "010_history",
         ]
         assert target.migrate() == []

@@ -128,6 +128,11 @@ def test_the_aggregator_user_ingests_replays_and_reads_its_rows(accounts) -> Non
         assert (first.accepted, again.redelivered, overlap.duplicates) == (len(TRADES), True, 100)
         assert store.minute_rows() == minute_rows(TRADES)
         assert store.ledger_totals().redeliveries == 1
+        # Retention, as the handler runs it after each event: minutes made final, raw trades dropped.
+        newest = max(trade.trade_time for trade in TRADES)
+        pruned = store.prune(now_ms=newest + 60 * 60_000, retention_ms=60_000, max_rows=len(TRADES))
+        assert pruned.deleted > 0
+        assert store.minute_rows() == minute_rows(TRADES)  # the rows stay; only raw trades go
 
 
 def test_the_aggregator_user_cannot_change_the_schema_or_read_elsewhere(accounts, other_database) -> None:
@@ -140,7 +145,8 @@ def test_the_aggregator_user_cannot_change_the_schema_or_read_elsewhere(accounts
             "TRUNCATE TABLE agg_trades",
             "CREATE OR REPLACE VIEW v AS SELECT 1",
             "SELECT * FROM schema_migrations",
-            "DELETE FROM agg_trades",  # raw trades are only ever added
+            "DELETE FROM processed_objects",  # the ledger is only ever added to
+            "DELETE FROM final_ranges",  # final ranges only ever grow
             "UPDATE trade_minutes SET TOTAL_COUNT_BUY = 0",
             f"SELECT * FROM `{other_database}`.secrets",
             "SELECT * FROM mysql.user",

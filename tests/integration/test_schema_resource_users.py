@@ -22,6 +22,7 @@ from lambda_aggregator.errors import SettingsError
 from lambda_aggregator.settings import AggregatorSettings
 from minutes import users
 from minutes.aggregate import minute_rows
+from minutes.migrations import migrations
 from minutes.store import open_store
 from tests.fixtures.aggregator import s3_event
 from tests.fixtures.data import event_line, sample_trades
@@ -132,7 +133,7 @@ def test_create_migrates_makes_both_users_and_the_aggregator_signs_in_as_its_own
 ) -> None:
     created = schema.on_event(deployment.event("Create"), lambda_context)
     assert created["PhysicalResourceId"] == schema.PHYSICAL_ID
-    assert created["Data"]["Applied"] == "001_agg_trades,002_trade_minutes,003_processed_objects,004_views"
+    assert created["Data"]["Applied"] == ",".join(f"{m.version:03d}_{m.name}" for m in migrations("mysql"))
     assert created["Data"]["Users"] == ",".join(deployment.names[role] for role in sorted(deployment.names))
 
     # The aggregator function's environment names its own secret.
@@ -190,7 +191,7 @@ def test_delete_touches_neither_the_database_nor_the_secrets(deployment, lambda_
     assert deleted == {"PhysicalResourceId": schema.PHYSICAL_ID}
     deployment.connect(users.AGGREGATOR).close()
     with open_store(f"mysql://root@{MYSQL_HOST}:{MYSQL_PORT}/{deployment.database}") as store:
-        assert store.execute("SELECT COUNT(*) FROM schema_migrations") == [(4,)]
+        assert store.execute("SELECT COUNT(*) FROM schema_migrations") == [(len(migrations("mysql")),)]
 
 
 def test_a_rotation_under_way_is_waited_for_and_its_new_password_used(deployment) -> None:

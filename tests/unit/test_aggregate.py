@@ -7,10 +7,11 @@ import random
 from dataclasses import fields
 from decimal import ROUND_DOWN, Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minutes.aggregate import COLUMNS, MinuteRow, minute_rows, record, summarize
+from minutes.aggregate import COLUMNS, MinuteRow, combined, minute_rows, record, summarize
 from tests.fixtures.data import PublishedKline, sample_trades
 
 TRADES = sample_trades()
@@ -133,3 +134,23 @@ def test_rows_sum_to_the_totals_of_any_subset(dropped):
     buys = [t for t in kept if t.is_buy]
     assert totals(minute_rows(kept))[0] == len(buys)
     assert totals(minute_rows(kept))[4] == sum((t.price * t.qty for t in buys), Decimal(0))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=400), max_size=5))
+def test_a_minute_folded_in_chunks_ordered_by_agg_id_equals_the_whole(cuts):
+    """The store reads a minute in chunks ordered by agg id; folding their rows is exact."""
+    minute = sorted((t for t in TRADES if t.minute == ROWS[0].minute), key=lambda t: t.agg_id)
+    bounds = [0, *sorted({min(c, len(minute) - 1) for c in cuts}), len(minute)]
+    parts = [
+        summarize("BTCUSDT", ROWS[0].minute, minute[a:b]) for a, b in itertools.pairwise(bounds) if a < b
+    ]
+    folded = parts[0]
+    for part in parts[1:]:
+        folded = combined(folded, part)
+    assert folded == ROWS[0]
+
+
+def test_rows_of_overlapping_runs_are_not_combined():
+    with pytest.raises(ValueError, match="not consecutive runs"):
+        combined(ROWS[0], ROWS[0])

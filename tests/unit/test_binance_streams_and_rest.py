@@ -163,7 +163,7 @@ def test_bad_rest_items_are_left_out_by_name_and_the_good_ones_kept():
         b"{}",
         first,
         b'{"a":1,"p":"1","q":"1","f":1,"l":1,"m":true}',
-        b'{"a":1,"p":"-1","q":"1","f":1,"l":1,"T":5,"m":true}',
+        b'{"a":1,"p":"-1","q":"1","f":1,"l":1,"T":1767225600039,"m":true,"M":true}',
         b'{"a":1,"p":"1","q":"1","f":1,"l":1,"T":1e400,"m":true}',
         second,
     ]
@@ -172,7 +172,7 @@ def test_bad_rest_items_are_left_out_by_name_and_the_good_ones_kept():
     assert [line.split(":")[0] for line in page.rejected] == ["item 0", "item 2", "item 3", "item 4"]
     assert "expected a non-empty JSON object" in page.rejected[0]
     assert "no trade time" in page.rejected[1]
-    assert "field price" in page.rejected[2]
+    assert "field p (price)" in page.rejected[2]
     assert "no trade time: Number out of range" in page.rejected[3]
 
 

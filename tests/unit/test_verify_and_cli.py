@@ -138,8 +138,8 @@ def test_aggregate_rejects_bad_lines_with_their_place_and_exits_3(capsys, tmp_pa
     path.write_bytes(b"\n".join(lines) + b"\n")
     status, out, err = run(capsys, "aggregate", "--format", "jsonl", str(path))
     assert status == 3
-    assert f"{path}:11: Object missing required field 'a' (agg_id)" in err
-    assert f"{path}:21: Invalid decimal string - at field 'p' (price)" in err
+    assert f"{path}:11: Object missing required field 'E' (event_time)" in err
+    assert f"{path}:21: field p (price): 'x87648.21000000' is not plain decimal text" in err
     printed = [json.loads(line) for line in out.splitlines()]
     good = [t for i, t in enumerate(TRADES[:100]) if i not in (10, 20)]
     assert printed == [record(row) for row in minute_rows(good)]

@@ -1,0 +1,2 @@
+-- SQLite twin of sql/mysql/006: nothing to widen. INTEGER is 64-bit (a minute's counts stay
+-- below 2^62, see binance/contract.py) and decimals are exact TEXT of any length.
