@@ -29,6 +29,7 @@ from contract.settings import (
     http_url,
     setting,
 )
+from dashboard.settings import DEFAULT_PORT as DEFAULT_DASHBOARD_PORT
 from dashboard.settings import PORT_ENV as DASHBOARD_PORT
 from onebox.errors import SettingsError
 from onebox.stages import MAX_TRIES as DEFAULT_MAX_TRIES
@@ -92,7 +93,11 @@ class OneboxSettings(Settings):
         DEFAULT_VECTOR_CONFIG, env=VECTOR_CONFIG, help="the Vector file the sink follows"
     )
     dashboard: bool = setting(True, help="the dashboard beside the pipeline")
-    dashboard_port: int = setting(0, env=DASHBOARD_PORT, help="port of the dashboard, 0 for any free one")
+    dashboard_port: int = setting(
+        DEFAULT_DASHBOARD_PORT,
+        env=DASHBOARD_PORT,
+        help="port of the dashboard (a free one instead, said so, when it is taken); 0 for any free one",
+    )
     # failed S3 events
     max_tries: int = setting(DEFAULT_MAX_TRIES, env=MAX_TRIES, help="tries before an event is dead-lettered")
     retry_base_s: float = setting(RETRY_BASE_S, flag="--retry-base", help="seconds before the first retry")
