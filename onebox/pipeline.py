@@ -111,7 +111,9 @@ class Pipeline:
             )
             self._say(
                 progress.ready_line(
-                    self.dashboard.url if self.dashboard is not None else None, self.plan.batch_timeout_s
+                    self.dashboard.url if self.dashboard is not None else None,
+                    self.plan.batch_timeout_s,
+                    replay=self.settings.replay is not None,
                 )
             )
             drained = self._watch()

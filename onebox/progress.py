@@ -84,13 +84,15 @@ def gather(
     )
 
 
-def ready_line(dashboard_url: str | None, batch_timeout_s: float) -> str:
+def ready_line(dashboard_url: str | None, batch_timeout_s: float, *, replay: bool = False) -> str:
     """The one line that says the pipeline is up, and where to look."""
     where = f"open {dashboard_url}" if dashboard_url else "`cryptotrades status` shows the rows"
-    return (
-        f"ready: {where}; a minute's row appears within about {batch_timeout_s:g} s of its trades; "
-        "Ctrl-C stops"
+    when = (
+        "the rows appear once the replay is all in Kafka"
+        if replay
+        else f"a minute's row appears within about {batch_timeout_s:g} s of its trades"
     )
+    return f"ready: {where}; {when}; Ctrl-C stops"
 
 
 class DatabaseReader:

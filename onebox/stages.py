@@ -222,7 +222,8 @@ class ProducerCounters(StageCounters, kw_only=True):
         parts = [f"received {self.received}, produced {self.produced}"]
         if self.gaps or self.backfilled:
             # A replay's first gap is the fake's trades sent before the producer connected.
-            parts.append(f"{self.gaps} gaps in the stream filled from REST ({self.backfilled} trades)")
+            gaps = "1 gap" if self.gaps == 1 else f"{self.gaps} gaps"
+            parts.append(f"{gaps} in the stream filled from REST ({self.backfilled} trades)")
         if self.duplicates:
             parts.append(f"{self.duplicates} trades seen twice where stream and REST overlap (sent once)")
         if self.holes:

@@ -173,7 +173,7 @@ def test_the_producer_and_runner_summaries_say_what_their_counts_mean():
 
     replay = ProducerCounters(received=5000, produced=5000, duplicates=5000, gaps=1, backfilled=5000)
     assert replay.summary() == (
-        "received 5000, produced 5000, 1 gaps in the stream filled from REST (5000 trades), "
+        "received 5000, produced 5000, 1 gap in the stream filled from REST (5000 trades), "
         "5000 trades seen twice where stream and REST overlap (sent once)"
     )
     assert ProducerCounters(received=10, produced=10).summary() == "received 10, produced 10"
