@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from contract.settings import (
     Settings,
     aws_region,
     bootstrap_servers,
+    bucket_name,
     database_url,
     http_url,
     setting,
@@ -46,7 +46,6 @@ VECTOR_CONFIG = "CRYPTOTRADES_VECTOR_CONFIG"
 MAX_TRIES = "CRYPTOTRADES_ONEBOX_MAX_TRIES"
 
 REAL_AWS = "aws"  # --s3-endpoint aws: AWS itself, with the default credential chain
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,15 +141,13 @@ class OneboxSettings(Settings):
                 "notifications go to (the one-box does not change a real bucket's notifications)"
             )
         checks = [(DB_URL, self.db_url, database_url), (REGION, self.region, aws_region)]
-        checks.append((QUEUE_URL, self.queue_url, http_url))
+        checks += [(QUEUE_URL, self.queue_url, http_url), (BUCKET, self.bucket, bucket_name)]
         for name, value, check in checks:
             if value is not None:
                 try:
                     check(value)
                 except ValueError as exc:
                     raise SettingsError(f"{name}: {exc}") from None
-        if not _BUCKET.match(self.bucket):
-            raise SettingsError(f"{BUCKET}={self.bucket!r}: not a valid S3 bucket name")
         if not self.vector_config.is_file():
             raise SettingsError(f"{VECTOR_CONFIG}={str(self.vector_config)!r}: no such file")
         if not 0 <= self.dashboard_port <= 65535:

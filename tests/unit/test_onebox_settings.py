@@ -43,7 +43,7 @@ def test_a_flag_beats_the_environment_which_beats_the_default():
         ({"CRYPTOTRADES_KAFKA_BOOTSTRAP": "no-port"}, {}, "CRYPTOTRADES_KAFKA_BOOTSTRAP='no-port'"),
         ({"CRYPTOTRADES_S3_ENDPOINT": "ftp://x"}, {}, "CRYPTOTRADES_S3_ENDPOINT='ftp://x'"),
         ({"CRYPTOTRADES_S3_ENDPOINT": "aws"}, {}, "needs CRYPTOTRADES_QUEUE_URL"),
-        ({"CRYPTOTRADES_BUCKET": "Not_A_Bucket"}, {}, "not a valid S3 bucket name"),
+        ({"CRYPTOTRADES_BUCKET": "Not_A_Bucket"}, {}, "is not an S3 bucket name"),
         ({"CRYPTOTRADES_ONEBOX_MAX_TRIES": "many"}, {}, "CRYPTOTRADES_ONEBOX_MAX_TRIES='many'"),
         ({}, {"replay": Path("/nonexistent/trades.csv")}, "no such file"),
         ({}, {"retry_base_s": 5.0, "retry_cap_s": 1.0}, "0 < base <= cap"),
