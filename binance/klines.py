@@ -53,6 +53,8 @@ def parse_kline_row(fields: list[str], symbol: str) -> Kline:
 def read_klines(path: str | Path, symbol: str | None = None) -> tuple[list[Kline], list[Rejected]]:
     """Every kline of a public-data klines file (``BTCUSDT-1m-2020-01-01.zip``)."""
     path = Path(path)
+    if not path.is_file():
+        raise UnreadableFileError(f"{path}: no such file")
     if symbol is None:
         named = describe_file_name(path)
         if named is None:

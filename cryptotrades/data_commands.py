@@ -14,6 +14,7 @@ from binance.files import Parsed, describe_file_name, read_trades
 from binance.klines import read_klines
 from bulk.engine import aggregate_files
 from contract.errors import SettingsError
+from cryptotrades import arguments
 from minutes.aggregate import COLUMNS, minute_rows, minute_text, record
 from minutes.errors import StoreError
 from minutes.store import open_store
@@ -34,7 +35,9 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     aggregate.add_argument("paths", nargs="+", metavar="PATH")
     aggregate.add_argument("--format", choices=("csv", "jsonl"), default="csv")
-    aggregate.add_argument("--symbol", help="market of CSV files whose name does not say it, e.g. BTCUSDT")
+    aggregate.add_argument(
+        "--symbol", type=arguments.symbol, help="market of CSV files whose name does not say it, e.g. BTCUSDT"
+    )
     aggregate.set_defaults(func=run_aggregate)
 
     verify = subparsers.add_parser(
@@ -47,15 +50,19 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
     verify.add_argument(
         "--klines", nargs="+", required=True, metavar="FILE", help="1m kline CSV or zip files"
     )
-    verify.add_argument("data", nargs="+", metavar="DATA", help="aggTrades files or captured streams")
-    verify.add_argument("--symbol", help="market of files whose name does not say it")
+    # "*", not "+": DATA missing is said below with the likely cause (--klines took it).
+    verify.add_argument("data", nargs="*", metavar="DATA", help="aggTrades files or captured streams")
+    verify.add_argument("--symbol", type=arguments.symbol, help="market of files whose name does not say it")
     verify.set_defaults(func=run_verify)
 
     db = subparsers.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
     migrate = db_commands.add_parser("migrate", help="apply the schema migrations of sql/ (idempotent)")
     migrate.add_argument(
-        "--db", required=True, help="sqlite:///path.db or mysql://user:password@host:port/db"
+        "--db",
+        required=True,
+        type=arguments.database_url,
+        help="sqlite:///path.db or mysql://user:password@host:port/db",
     )
     migrate.set_defaults(func=run_migrate)
 
@@ -65,7 +72,7 @@ def run_aggregate(args: argparse.Namespace) -> int:
     try:
         result = aggregate_files(args.paths, args.symbol)
     except (OSError, BinanceError) as exc:
-        print(f"cryptotrades: {exc}", file=sys.stderr)
+        print(f"cryptotrades aggregate: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
     write_rows((record(row) for row in result.rows), args.format, sys.stdout)
     for reject in result.rejects:
@@ -90,6 +97,11 @@ def write_rows(records: Iterable[dict[str, Any]], fmt: str, out: TextIO) -> None
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    if not args.data:
+        raise SettingsError(
+            "no DATA (trade files) given: --klines takes every file after it, so put the trade files "
+            "first or after --, e.g. verify --klines K.zip -- TRADES.zip"
+        )
     sources = _read_all(args.data, args.symbol)
     if sources is None:
         return EXIT_UNREADABLE
@@ -126,7 +138,7 @@ def run_migrate(args: argparse.Namespace) -> int:
         with open_store(args.db, create_database=True) as store:
             applied = store.migrate()
     except (StoreError, SettingsError) as exc:
-        print(f"cryptotrades db migrate: {exc}", file=sys.stderr)
+        print(f"cryptotrades db migrate: {exc}; check --db", file=sys.stderr)
         return EXIT_UNREADABLE
     print(f"applied {', '.join(applied)}" if applied else "the schema is up to date")
     return 0
@@ -138,7 +150,7 @@ def _read_all(paths: list[str], symbol: str | None) -> list[Parsed] | None:
         try:
             sources.append(read_trades(path, symbol))
         except (OSError, BinanceError) as exc:
-            print(f"cryptotrades: {exc}", file=sys.stderr)
+            print(f"cryptotrades verify: {exc}", file=sys.stderr)
             return None
     return sources
 
