@@ -597,7 +597,7 @@ def test_every_chart_exports_png_and_exact_csv(chromium, onebox, tmp_path):
                                 "total_usd_sell", "total_btc_sell"]),
     }  # fmt: skip
     for panel, (path, params, name, columns) in sources.items():
-        click(page, f"#{panel} [data-export=csv]")
+        page.press(f"#{panel} [data-export=csv]")
         series = api(onebox.server, path, **params)["series"]
         columns = columns or list(series)
         expected = [columns] + [
@@ -608,7 +608,7 @@ def test_every_chart_exports_png_and_exact_csv(chromium, onebox, tmp_path):
         assert list(csv.reader(io.StringIO(csv_file.read_text()))) == expected, panel
         assert len(expected) > 1
 
-        click(page, f"#{panel} [data-export=png]")
+        page.press(f"#{panel} [data-export=png]")
         png = wait_for_file(folder, f"cryptotrades-BTCUSDT-{name}-", ".png")
         chart = page.evaluate(
             f"[...['clientWidth', 'clientHeight'].map(k => document.querySelector('#{panel} .chart')[k])]"
