@@ -165,6 +165,7 @@ def test_an_existing_database_is_migrated_and_the_row_a_stray_symbol_replaced_is
             "008_final_ranges",
             "009_minute_status",
             "010_history",
+            "011_minute_check",
         ]
         assert target.minute_rows() == [*minute_rows(FIRST_MINUTE), good_second]
         assert target.execute("SELECT COUNT(*) FROM agg_trades WHERE symbol <> 'BTCUSDT'") == [(0,)]
