@@ -39,7 +39,9 @@ DASHBOARD = "dashboard"
 HOST = "%"  # the functions' addresses are not fixed; the security groups say who may connect
 
 # Role -> table or view -> the privileges its code needs there, and nothing more.
-# aggregator: INSERT IGNORE, SELECT and DELETE (the retention window's pruning) on agg_trades;
+# aggregator: INSERT, SELECT and DELETE (the retention window's pruning) on agg_trades, and
+# UPDATE, which MySQL asks of the no-op ``ON DUPLICATE KEY UPDATE symbol = symbol`` that makes a
+# stored trade's insert do nothing (minutes/store.py, never INSERT IGNORE);
 # REPLACE (= DELETE + INSERT) and SELECT on trade_minutes; INSERT, UPDATE (duplicates,
 # redeliveries) and SELECT on the ledger; SELECT, INSERT and UPDATE (ranges only grow) on
 # final_ranges, the minutes made final by retention; SELECT, INSERT and UPDATE (a different
@@ -48,7 +50,7 @@ HOST = "%"  # the functions' addresses are not fixed; the security groups say wh
 # dashboard: what dashboard/queries.py and the QuickSight data sets read (a test checks both).
 PRIVILEGES: dict[str, dict[str, frozenset[str]]] = {
     AGGREGATOR: {
-        "agg_trades": frozenset({"SELECT", "INSERT", "DELETE"}),
+        "agg_trades": frozenset({"SELECT", "INSERT", "UPDATE", "DELETE"}),
         "trade_minutes": frozenset({"SELECT", "INSERT", "DELETE"}),
         "processed_objects": frozenset({"SELECT", "INSERT", "UPDATE"}),
         "final_ranges": frozenset({"SELECT", "INSERT", "UPDATE"}),

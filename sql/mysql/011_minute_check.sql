@@ -43,19 +43,20 @@ ALTER TABLE processed_objects
 --   agrees    every field agrees (a kline without trades and no row agree too);
 --   differs   DIFFERING names the fields, comma-separated; a kline with trades and no row
 --             differs in 'trades' (its row values are NULL).
+-- STATUS and DIFFERING are ascii_bin, like every other character column (issue 10).
 -- The comparison is minutes/verify.py's: equal values agree, and our exact quote volumes
 -- (16 places) agree when cut or rounded to the kline's 8 places they equal it.
 CREATE OR REPLACE VIEW minute_check AS
 SELECT c.symbol,
        c.TIME,
-       CASE
+       CAST(CASE
            WHEN c.TIME > UTC_TIMESTAMP() - INTERVAL (60 + (
                SELECT s.pending_seconds FROM minute_check_settings s WHERE s.id = 1)) SECOND
                THEN 'pending'
            WHEN c.KLINE_TRADES IS NULL THEN 'no_kline'
            WHEN c.DIFFERING = '' THEN 'agrees'
            ELSE 'differs'
-       END AS STATUS,
+       END AS CHAR(8) CHARACTER SET ascii) COLLATE ascii_bin AS STATUS,
        c.DIFFERING,
        c.PRICE_OPEN, c.KLINE_PRICE_OPEN,
        c.PRICE_HIGH, c.KLINE_PRICE_HIGH,
@@ -68,7 +69,7 @@ SELECT c.symbol,
        c.TAKER_BUY_QUOTE, c.KLINE_TAKER_BUY_QUOTE
 FROM (
     SELECT p.*,
-           CONCAT_WS(',',
+           CONVERT(CONCAT_WS(',',
                IF(p.TRADES IS NULL AND p.KLINE_TRADES > 0, 'trades', NULL),
                IF(p.PRICE_OPEN <> p.KLINE_PRICE_OPEN, 'open', NULL),
                IF(p.PRICE_HIGH <> p.KLINE_PRICE_HIGH, 'high', NULL),
@@ -83,7 +84,7 @@ FROM (
                IF(NOT (p.TAKER_BUY_QUOTE = p.KLINE_TAKER_BUY_QUOTE
                        OR TRUNCATE(p.TAKER_BUY_QUOTE, 8) = p.KLINE_TAKER_BUY_QUOTE
                        OR ROUND(p.TAKER_BUY_QUOTE, 8) = p.KLINE_TAKER_BUY_QUOTE), 'taker_buy_quote', NULL)
-           ) AS DIFFERING
+           ) USING ascii) COLLATE ascii_bin AS DIFFERING
     FROM (
         SELECT k.symbol,
                k.open_time                         AS TIME,

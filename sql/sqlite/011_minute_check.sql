@@ -49,22 +49,23 @@ SELECT c.symbol,
        c.TAKER_BUY_BASE, c.KLINE_TAKER_BUY_BASE,
        c.TAKER_BUY_QUOTE, c.KLINE_TAKER_BUY_QUOTE
 FROM (
+    -- Each differing field adds ',name'; substr drops the first comma.
     SELECT p.*,
-           rtrim(
-               CASE WHEN p.TRADES IS NULL AND p.KLINE_TRADES > 0 THEN 'trades,' ELSE '' END
-               || CASE WHEN NOT published_as(p.PRICE_OPEN, p.KLINE_PRICE_OPEN) THEN 'open,' ELSE '' END
-               || CASE WHEN NOT published_as(p.PRICE_HIGH, p.KLINE_PRICE_HIGH) THEN 'high,' ELSE '' END
-               || CASE WHEN NOT published_as(p.PRICE_LOW, p.KLINE_PRICE_LOW) THEN 'low,' ELSE '' END
-               || CASE WHEN NOT published_as(p.PRICE_CLOSE, p.KLINE_PRICE_CLOSE) THEN 'close,' ELSE '' END
-               || CASE WHEN NOT published_as(p.VOLUME, p.KLINE_VOLUME) THEN 'volume,' ELSE '' END
+           substr(
+               CASE WHEN p.TRADES IS NULL AND p.KLINE_TRADES > 0 THEN ',trades' ELSE '' END
+               || CASE WHEN NOT published_as(p.PRICE_OPEN, p.KLINE_PRICE_OPEN) THEN ',open' ELSE '' END
+               || CASE WHEN NOT published_as(p.PRICE_HIGH, p.KLINE_PRICE_HIGH) THEN ',high' ELSE '' END
+               || CASE WHEN NOT published_as(p.PRICE_LOW, p.KLINE_PRICE_LOW) THEN ',low' ELSE '' END
+               || CASE WHEN NOT published_as(p.PRICE_CLOSE, p.KLINE_PRICE_CLOSE) THEN ',close' ELSE '' END
+               || CASE WHEN NOT published_as(p.VOLUME, p.KLINE_VOLUME) THEN ',volume' ELSE '' END
                || CASE WHEN NOT published_as(p.QUOTE_VOLUME, p.KLINE_QUOTE_VOLUME)
-                       THEN 'quote_volume,' ELSE '' END
-               || CASE WHEN p.TRADES <> p.KLINE_TRADES THEN 'trades,' ELSE '' END
+                       THEN ',quote_volume' ELSE '' END
+               || CASE WHEN p.TRADES <> p.KLINE_TRADES THEN ',trades' ELSE '' END
                || CASE WHEN NOT published_as(p.TAKER_BUY_BASE, p.KLINE_TAKER_BUY_BASE)
-                       THEN 'taker_buy_base,' ELSE '' END
+                       THEN ',taker_buy_base' ELSE '' END
                || CASE WHEN NOT published_as(p.TAKER_BUY_QUOTE, p.KLINE_TAKER_BUY_QUOTE)
-                       THEN 'taker_buy_quote,' ELSE '' END,
-               ','
+                       THEN ',taker_buy_quote' ELSE '' END,
+               2
            ) AS DIFFERING
     FROM (
         SELECT k.symbol,
