@@ -44,6 +44,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 
 from binance.events import AggTrade  # noqa: E402
 from binance.files import read_trades  # noqa: E402
+from contract.pipeline import KAFKA_BOOTSTRAP_ENV, TOPIC_ENV  # noqa: E402
 
 SAMPLE = ROOT / "tests" / "data" / "BTCUSDT-aggTrades-2026-01-01_first5000rows.csv"
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -182,8 +183,8 @@ def run_producer(count: int, bootstrap: str, consumer: Consumer) -> Result:
             **os.environ,
             "CRYPTOTRADES_BINANCE_WS_URL": fake.url,
             "CRYPTOTRADES_BINANCE_REST_URL": f"http://127.0.0.1:{fake.port}",
-            "CRYPTOTRADES_KAFKA_BOOTSTRAP": bootstrap,
-            "CRYPTOTRADES_TOPIC": topic,
+            KAFKA_BOOTSTRAP_ENV: bootstrap,
+            TOPIC_ENV: topic,
             "CRYPTOTRADES_STATE_FILE": str(Path(state_dir) / "state.json"),
             "CRYPTOTRADES_HEALTH_ADDRESS": "",
             "CRYPTOTRADES_RESUME_FROM_KAFKA": "false",

@@ -71,6 +71,24 @@ class LineTooLong:
 _COIN_MARGINED = re.compile(r"^[A-Z0-9]+USD_(?:PERP|\d{6})$")
 
 
+ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError)  # a damaged archive, as zipfile reports it
+_KLINE_COLUMNS = 12  # a Binance klines file's row; aggTrades rows have 7 or 8
+
+
+def corrupt_zip(path: str | Path, exc: BaseException) -> CorruptFileError:
+    """A zip that cannot be read, as the one error a reader of files catches."""
+    return CorruptFileError(f"{path}: not a readable zip archive ({exc}); download it again")
+
+
+def refuse_kline_file(first_line: bytes, where: str | Path) -> None:
+    """Raise `UnreadableFileError` for a klines file given as trades: one error, not one per line."""
+    if first_line.count(b",") + 1 == _KLINE_COLUMNS:
+        raise UnreadableFileError(
+            f"{where}: its rows have {_KLINE_COLUMNS} columns, as a Binance klines (candlestick) file; "
+            "trade data is an aggTrades file (7 or 8 columns): give klines to `verify --klines`"
+        )
+
+
 def refuse_coin_margined(symbol: str, where: str | Path) -> None:
     """Raise `UnreadableFileError` for a COIN-M futures market, which we cannot value yet."""
     if _COIN_MARGINED.match(symbol):
@@ -331,24 +349,29 @@ def read_trades(
             )
         symbol = named.symbol
     refuse_coin_margined(symbol.upper(), path)
+    if isinstance(head[-1], bytes):
+        refuse_kline_file(head[-1], path)
     return parse_csv_lines(restored, symbol.upper(), str(path), now=now)
 
 
 def file_chunks(path: Path) -> Iterator[bytes]:
     """The decompressed bytes of a plain, gzip or zip file (every member of a zip, in order)."""
     if path.suffix == ".zip":
-        with zipfile.ZipFile(path) as archive:
-            members = [info for info in archive.infolist() if not info.is_dir()]
-            if not members:
-                raise UnreadableFileError(f"{path}: the zip archive is empty")
-            for info in members:
-                last = b"\n"
-                with archive.open(info) as stream:
-                    for piece in iter(lambda stream=stream: stream.read(_PIECE), b""):
-                        last = piece[-1:]
-                        yield piece
-                if last != b"\n":
-                    yield b"\n"  # a member's last line never runs into the next member's first
+        try:
+            with zipfile.ZipFile(path) as archive:
+                members = [info for info in archive.infolist() if not info.is_dir()]
+                if not members:
+                    raise UnreadableFileError(f"{path}: the zip archive is empty")
+                for info in members:
+                    last = b"\n"
+                    with archive.open(info) as stream:
+                        for piece in iter(lambda stream=stream: stream.read(_PIECE), b""):
+                            last = piece[-1:]
+                            yield piece
+                    if last != b"\n":
+                        yield b"\n"  # a member's last line never runs into the next member's first
+        except ZIP_ERRORS as exc:
+            raise corrupt_zip(path, exc) from None
         return
     with path.open("rb") as stream:
         raw = iter(lambda: stream.read(_PIECE), b"")

@@ -126,6 +126,8 @@ def read_klines(path: str | Path, symbol: str | None = None) -> tuple[list[Kline
     from binance.files import Rejected, describe_file_name, iter_lines
 
     path = Path(path)
+    if not path.is_file():
+        raise UnreadableFileError(f"{path}: no such file")
     if symbol is None:
         named = describe_file_name(path)
         if named is None:

@@ -48,14 +48,17 @@ from binance.contract import EARLIEST_TRADE_MS, FUTURE_TOLERANCE_MS, MICROSECOND
 from binance.errors import BadLineError, UnreadableFileError
 from binance.events import MINUTE_MS, AggTrade
 from binance.files import (
+    ZIP_ERRORS,
     ReadLimits,
     Rejected,
     bounded_line,
+    corrupt_zip,
     describe_file_name,
     parse_csv_lines,
     parse_lines,
     read_trades,
     refuse_coin_margined,
+    refuse_kline_file,
 )
 from binance.parse import UTF8_BOM, parse_csv_row
 from minutes.aggregate import MinuteRow, minute_rows
@@ -176,6 +179,7 @@ def _plan(path: Path, symbol: str | None) -> _Plan:
             )
         symbol = named.symbol
     refuse_coin_margined(symbol.upper(), path)
+    refuse_kline_file(first, path)
     return _Plan(path, "csv", symbol.upper())
 
 
@@ -183,17 +187,20 @@ def _plan(path: Path, symbol: str | None) -> _Plan:
 def _members(path: Path) -> Iterator[Iterator[tuple[str, IO[bytes]]]]:
     """The byte streams of a plain, gzip or zip file (each zip member, in order), never extracted."""
     if path.suffix == ".zip":
-        with zipfile.ZipFile(path) as archive:
-            infos = [info for info in archive.infolist() if not info.is_dir()]
-            if not infos:
-                raise UnreadableFileError(f"{path}: the zip archive is empty")
+        try:
+            with zipfile.ZipFile(path) as archive:
+                infos = [info for info in archive.infolist() if not info.is_dir()]
+                if not infos:
+                    raise UnreadableFileError(f"{path}: the zip archive is empty")
 
-            def opened() -> Iterator[tuple[str, IO[bytes]]]:
-                for info in infos:
-                    with archive.open(info) as stream:
-                        yield info.filename, stream
+                def opened() -> Iterator[tuple[str, IO[bytes]]]:
+                    for info in infos:
+                        with archive.open(info) as stream:
+                            yield info.filename, stream
 
-            yield opened()
+                yield opened()
+        except ZIP_ERRORS as exc:
+            raise corrupt_zip(path, exc) from None
     elif path.suffix == ".gz":
         with gzip.open(path, "rb") as stream:
             yield iter([(path.name, stream)])

@@ -23,12 +23,14 @@ for why not pydantic-settings).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import os
+import re
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
@@ -168,7 +170,26 @@ class Settings:
             if value is None:
                 continue
             flags[item.name] = value if isinstance(value, bool) else item.parse(item.flag, value)
-        return cls.from_env(env, **{**given, **flags})
+        with cls.named_as_given(args):
+            return cls.from_env(env, **{**given, **flags})
+
+    @classmethod
+    @contextlib.contextmanager
+    def named_as_given(cls, args: argparse.Namespace) -> Iterator[None]:
+        """Checks name a field by its variable; when the user gave its flag, say the flag instead.
+
+        (``run --symbol X`` must not blame a variable the user never set.)"""
+        try:
+            yield
+        except SettingsError as exc:
+            text = str(exc)
+            for item in _fields(cls):
+                if getattr(args, item.name, None) is not None:
+                    for name in item.setting.env:
+                        text = re.sub(rf"\b{re.escape(name)}\b", item.flag, text)
+            if text == str(exc):
+                raise
+            raise type(exc)(text) from None
 
     def to_argv(self) -> list[str]:
         """The flags that make ``from_args`` build these settings again (fields at their default left out)."""
@@ -274,3 +295,50 @@ def bootstrap_servers(text: str) -> str:
 
 
 BOOTSTRAP_EXPECTED = "host:port[,host:port...] of the Kafka brokers"
+
+
+_AWS_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_DATABASE_SCHEMES = ("sqlite", "mysql", "mysql+pymysql", "mariadb")
+DATABASE_URL_EXPECTED = "sqlite:///path.db or mysql://user:password@host:port/database"
+
+
+_STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+
+
+def stack_name(text: str) -> str:
+    """A CloudFormation stack name (a letter, then letters, digits and hyphens); ValueError if not."""
+    if not _STACK_NAME.match(text.strip()):
+        raise ValueError(f"{text!r} is not a stack name (a letter, then letters, digits and -)")
+    return text.strip()
+
+
+def aws_region(text: str) -> str:
+    """An AWS region name such as eu-west-1; ValueError if the text cannot be one."""
+    if not _AWS_REGION.match(text.strip()):
+        raise ValueError(f"{text!r} is not an AWS region name such as eu-west-1")
+    return text.strip()
+
+
+def bucket_name(text: str) -> str:
+    """An S3 bucket name (3 to 63 lower-case letters, digits, dots, hyphens); ValueError if not."""
+    if not _BUCKET_NAME.match(text.strip()):
+        raise ValueError(f"{text!r} is not an S3 bucket name (lower-case letters, digits, . and -)")
+    return text.strip()
+
+
+def http_url(text: str) -> str:
+    """An http(s) URL with a host; ValueError if not."""
+    scheme, _, rest = text.strip().partition("://")
+    if scheme not in ("http", "https") or not rest.split("/")[0]:
+        raise ValueError(f"{text!r} is not an http(s) URL")
+    return text.strip()
+
+
+def database_url(text: str) -> str:
+    """A URL some store opens (its scheme only is checked, and only it is quoted: the rest may hold a
+    password); ValueError if not."""
+    scheme = text.strip().partition("://")[0] if "://" in text else ""
+    if scheme not in _DATABASE_SCHEMES:
+        raise ValueError(f"expected {DATABASE_URL_EXPECTED}, not a URL with scheme {scheme!r}")
+    return text.strip()

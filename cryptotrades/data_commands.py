@@ -17,6 +17,7 @@ from binance.klines import Kline, read_klines
 from binance.parse import now_ms
 from bulk.engine import aggregate_files
 from contract.errors import SettingsError
+from cryptotrades import arguments
 from cryptotrades.raw_trade_commands import minute_arg
 from minutes.aggregate import COLUMNS, minute_rows, minute_text, record
 from minutes.errors import StoreError
@@ -39,7 +40,9 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     aggregate.add_argument("paths", nargs="+", metavar="PATH")
     aggregate.add_argument("--format", choices=("csv", "jsonl"), default="csv")
-    aggregate.add_argument("--symbol", help="market of CSV files whose name does not say it, e.g. BTCUSDT")
+    aggregate.add_argument(
+        "--symbol", type=arguments.symbol, help="market of CSV files whose name does not say it, e.g. BTCUSDT"
+    )
     aggregate.set_defaults(func=run_aggregate)
 
     verify = subparsers.add_parser(
@@ -54,21 +57,35 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
     verify.add_argument(
         "--klines", nargs="+", metavar="FILE", help="1m kline CSV or zip files (required without --db)"
     )
+    # "*", not "+": DATA missing is said below with the likely cause (--klines took it).
     verify.add_argument("data", nargs="*", metavar="DATA", help="aggTrades files or captured streams")
-    verify.add_argument("--symbol", help="market of files whose name does not say it; with --db, only it")
+    verify.add_argument(
+        "--symbol",
+        type=arguments.symbol,
+        help="market of files whose name does not say it; with --db, only this market",
+    )
     verify.add_argument(
         "--db",
+        type=arguments.database_url,
+        metavar="URL",
         help="check the rows stored here instead of DATA: sqlite:///path.db or mysql://user:pw@host/db",
     )
-    verify.add_argument("--from", dest="start", help="with --db: first minute, UTC: 2026-01-01T00:00")
-    verify.add_argument("--to", dest="end", help="with --db: end of the range (exclusive), UTC")
+    verify.add_argument(
+        "--from", dest="start", metavar="MINUTE", help="with --db: first minute, UTC: 2026-01-01T00:00"
+    )
+    verify.add_argument(
+        "--to", dest="end", metavar="MINUTE", help="with --db: end of the range (exclusive), UTC"
+    )
     verify.set_defaults(func=run_verify)
 
     db = subparsers.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
     migrate = db_commands.add_parser("migrate", help="apply the schema migrations of sql/ (idempotent)")
     migrate.add_argument(
-        "--db", required=True, help="sqlite:///path.db or mysql://user:password@host:port/db"
+        "--db",
+        required=True,
+        type=arguments.database_url,
+        help="sqlite:///path.db or mysql://user:password@host:port/db",
     )
     migrate.set_defaults(func=run_migrate)
 
@@ -78,7 +95,7 @@ def run_aggregate(args: argparse.Namespace) -> int:
     try:
         result = aggregate_files(args.paths, args.symbol)
     except (OSError, BinanceError) as exc:
-        print(f"cryptotrades: {exc}", file=sys.stderr)
+        print(f"cryptotrades aggregate: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
     write_rows((record(row) for row in result.rows), args.format, sys.stdout)
     for reject in result.rejects:
@@ -105,13 +122,20 @@ def write_rows(records: Iterable[dict[str, Any]], fmt: str, out: TextIO) -> None
 def run_verify(args: argparse.Namespace) -> int:
     if args.db:
         return run_verify_db(args)
-    if not args.klines or not args.data or args.start or args.end:
-        print(
-            "cryptotrades verify: give --klines FILE... and DATA files, or --db URL "
-            "(--from and --to go with --db)",
-            file=sys.stderr,
+    if args.start or args.end:
+        raise SettingsError(
+            "--from and --to go with --db (stored rows); trade files are compared whole, e.g. "
+            "verify --db sqlite:///data/onebox/cryptotrades.db --from 2026-01-01T00:00"
         )
-        return EXIT_UNREADABLE
+    if not args.klines:
+        raise SettingsError(
+            "--klines FILE... is needed to compare trade files (or --db URL to check a database)"
+        )
+    if not args.data:
+        raise SettingsError(
+            "no DATA (trade files) given: --klines takes every file after it, so put the trade files "
+            "first or after --, e.g. verify --klines K.zip -- TRADES.zip"
+        )
     sources = _read_all(args.data, args.symbol)
     if sources is None:
         return EXIT_UNREADABLE
@@ -133,22 +157,20 @@ def run_verify_db(args: argparse.Namespace) -> int:
     """The database's rows against its stored klines (what the minute_check view shows), or
     against kline files; minutes still pending (closed less than the delay ago) are left out."""
     if args.data:
-        print("cryptotrades verify: --db checks stored rows; DATA files go without it", file=sys.stderr)
-        return EXIT_UNREADABLE
-    try:
-        start = minute_arg(args.start, "--from") if args.start else None
-        end = minute_arg(args.end, "--to") if args.end else None
-        if start is not None and end is not None and end <= start:
-            raise SettingsError(f"--to {args.end!r} is not after --from {args.start!r}")
-        klines = _kline_files(args.klines, args.symbol) if args.klines else None
-        with open_store(args.db) as store:
-            rows = store.minute_rows(args.symbol, start, end)
-            if klines is None:
-                klines = stored_klines(store, args.symbol, start, end)
-            delay_s = pending_delay(store)
-    except (StoreError, SettingsError, OSError, BinanceError) as exc:
-        print(f"cryptotrades verify: {exc}", file=sys.stderr)
-        return EXIT_UNREADABLE
+        raise SettingsError(
+            "--db checks the rows stored there: give it no DATA files (--klines FILE... still may)"
+        )
+    start = minute_arg(args.start, "--from") if args.start else None
+    end = minute_arg(args.end, "--to") if args.end else None
+    if start is not None and end is not None and end <= start:
+        raise SettingsError(f"--to {args.end!r} is not after --from {args.start!r}")
+    klines = _kline_files(args.klines, args.symbol) if args.klines else None
+    # A store error (no such database, no tables) is one line naming the database (cli.main).
+    with open_store(args.db) as store:
+        rows = store.minute_rows(args.symbol, start, end)
+        if klines is None:
+            klines = stored_klines(store, args.symbol, start, end)
+        delay_s = pending_delay(store)
     klines = [
         k
         for k in klines
@@ -195,7 +217,7 @@ def run_migrate(args: argparse.Namespace) -> int:
         with open_store(args.db, create_database=True) as store:
             applied = store.migrate()
     except (StoreError, SettingsError) as exc:
-        print(f"cryptotrades db migrate: {exc}", file=sys.stderr)
+        print(f"cryptotrades db migrate: {exc}; check --db", file=sys.stderr)
         return EXIT_UNREADABLE
     print(f"applied {', '.join(applied)}" if applied else "the schema is up to date")
     return 0
@@ -207,7 +229,7 @@ def _read_all(paths: list[str], symbol: str | None) -> list[Parsed] | None:
         try:
             sources.append(read_trades(path, symbol))
         except (OSError, BinanceError) as exc:
-            print(f"cryptotrades: {exc}", file=sys.stderr)
+            print(f"cryptotrades verify: {exc}", file=sys.stderr)
             return None
     return sources
 

@@ -31,6 +31,7 @@ from typing import Any
 import boto3
 
 from contract.pipeline import HEALTH_PORT, TRADES_PREFIX
+from cryptotrades import arguments
 
 DEFAULT_STACK = "Cryptotrades"  # infra/settings.py's default stack name
 ARRIVAL_WINDOW = timedelta(minutes=2)
@@ -367,8 +368,12 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
         "cloudwatch:GetMetricStatistics, sqs:GetQueueAttributes and lambda:InvokeFunction on the "
         "freshness function.",
     )
-    check.add_argument("--stack", default=DEFAULT_STACK, help=f"stack name (default {DEFAULT_STACK})")
-    check.add_argument("--region", help="AWS region (default: the environment's, e.g. AWS_REGION)")
+    check.add_argument(
+        "--stack", type=arguments.stack, default=DEFAULT_STACK, help=f"stack name (default {DEFAULT_STACK})"
+    )
+    check.add_argument(
+        "--region", type=arguments.region, help="AWS region (default: the environment's, e.g. AWS_REGION)"
+    )
     check.set_defaults(func=run)
 
 

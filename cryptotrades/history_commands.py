@@ -45,6 +45,7 @@ from binance.public_data import (
 from bulk.engine import aggregate_files
 from contract.errors import SettingsError
 from contract.pipeline import DB_URL_ENV, DEFAULT_DB_URL, ONEBOX_DIR
+from cryptotrades import arguments
 from minutes.aggregate import minute_text
 from minutes.errors import StoreError
 from minutes.history import Gap, days_of, gaps_in_store, ledger, load_rows
@@ -454,7 +455,9 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
         default=DEFAULT_BASE_URL,
         help=f"public-data base URL or local folder of the same layout (default {DEFAULT_BASE_URL})",
     )
-    backfill_parser.add_argument("--jobs", type=int, default=4, help="parallel downloads (default 4)")
+    backfill_parser.add_argument(
+        "--jobs", type=arguments.positive, default=4, help="parallel downloads (default 4)"
+    )
     backfill_parser.add_argument(
         "--timeout", type=float, default=30.0, help="seconds per request (default 30)"
     )
@@ -470,7 +473,9 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
         "--keep", action="store_true", help="keep the downloaded zips in --cache-dir"
     )
     backfill_parser.add_argument(
-        "--rest-url", help="Binance REST base URL for today's gaps (default Binance's)"
+        "--rest-url",
+        type=arguments.http_url,
+        help="Binance REST base URL for today's gaps (default Binance's)",
     )
     backfill_parser.add_argument(
         "--no-progress", action="store_true", help="log lines instead of a progress bar"
@@ -485,11 +490,14 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--symbol", default="BTCUSDT")
+    parser.add_argument("--symbol", type=arguments.symbol, default="BTCUSDT", help="market (default BTCUSDT)")
     parser.add_argument("--from", dest="first", required=True, type=_day, help="first UTC day, YYYY-MM-DD")
     parser.add_argument("--to", dest="last", type=_day, help="last UTC day, inclusive (default yesterday)")
     parser.add_argument(
-        "--db", default=None, help=f"database URL (default ${DB_URL_ENV}, else {DEFAULT_DB_URL})"
+        "--db",
+        type=arguments.database_url,
+        default=None,
+        help=f"database URL (default ${DB_URL_ENV}, else {DEFAULT_DB_URL})",
     )
 
 
@@ -506,6 +514,16 @@ def _settings(args: argparse.Namespace, today: date) -> BackfillSettings:
     last = args.last or today - timedelta(days=1)
     if last < args.first:
         raise SettingsError(f"--to {last} is before --from {args.first}")
+    source = getattr(args, "source", DEFAULT_BASE_URL)
+    if not source.startswith(("http://", "https://")) and not Path(source).is_dir():
+        raise SettingsError(f"--source {source!r}: expected an http(s) URL or a folder of the same layout")
+    if getattr(args, "timeout", 30.0) <= 0:
+        raise SettingsError(f"--timeout {args.timeout!r}: expected seconds above 0")
+    if getattr(args, "retries", 5) < 0:
+        raise SettingsError(f"--retries {args.retries!r}: expected 0 or more")
+    cache_dir = getattr(args, "cache_dir", None)
+    if cache_dir is not None and cache_dir.exists() and not cache_dir.is_dir():
+        raise SettingsError(f"--cache-dir {str(cache_dir)!r}: not a folder")
     return BackfillSettings(
         symbol=args.symbol.upper(),
         first=args.first,

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from contract.errors import CryptotradesError, SettingsError
+from contract.pipeline import DB_URL_ENV
 from minutes.errors import SchemaMissingError, StoreError
 from minutes.klines import summary_text
 from minutes.store import open_store, redacted
@@ -17,6 +18,7 @@ from onebox.settings import OneboxSettings
 from onebox.stages import DEAD_LETTERS_FILE
 
 EXIT_BAD_SETTINGS = 2
+MAX_ROWS = 10_000
 
 
 def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -58,13 +60,25 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
         "with Binance's klines, each stage's counters and the events that were given up on.",
     )
     OneboxSettings.add_arguments(show, "db_url", "state_dir")
-    show.add_argument("--rows", type=int, default=5, help="how many minute rows to show (default 5)")
+    show.add_argument("--rows", type=_row_count, default=5, help="how many minute rows to show (default 5)")
     show.set_defaults(func=run_status)
+
+
+def _row_count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if not 1 <= count <= MAX_ROWS:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number from 1 to {MAX_ROWS}")
+    return count
 
 
 def run_pipeline(args: argparse.Namespace) -> int:
     try:
         settings = OneboxSettings.from_args(args, log_level=args.log_level)
+        with OneboxSettings.named_as_given(args):
+            settings.make_dirs()
     except CryptotradesError as exc:
         print(f"cryptotrades run: {exc}", file=sys.stderr)
         return EXIT_BAD_SETTINGS
@@ -77,11 +91,15 @@ def run_status(args: argparse.Namespace) -> int:
     except CryptotradesError as exc:
         print(f"cryptotrades status: {exc}", file=sys.stderr)
         return EXIT_BAD_SETTINGS
-    print(f"database: {redacted(settings.database_url)}")
     url = settings.database_url
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-        print("no database yet: `cryptotrades run` (or `make demo`) makes it")
-        return 0
+        if settings.db_url is None:  # the default: nothing has run yet, which is no mistake
+            print(f"database: {redacted(url)}")
+            print("no database yet: `cryptotrades run` (or `make demo`) makes it")
+            return 0
+        with OneboxSettings.named_as_given(args):
+            raise SettingsError(f"{DB_URL_ENV}={url!r}: no such database file; check the path")
+    print(f"database: {redacted(url)}")
     try:
         with open_store(url) as store:
             rows = status.last_rows(store, args.rows)

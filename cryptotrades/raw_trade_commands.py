@@ -36,6 +36,7 @@ from contract.pipeline import (
     TRADES_KEY_TIME_FORMAT,
     TRADES_PREFIX,
 )
+from cryptotrades import arguments
 from minutes.aggregate import minute_text
 from minutes.errors import StoreError
 from minutes.store import Store, open_store, redacted
@@ -54,12 +55,23 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     rebuild.add_argument("--from", dest="start", required=True, help="first minute, UTC: 2026-01-01T00:00")
     rebuild.add_argument("--to", dest="end", required=True, help="end of the range (exclusive), UTC")
-    rebuild.add_argument("--bucket", help="the trades bucket [the one bucket the ledger names]")
+    rebuild.add_argument(
+        "--bucket", type=arguments.bucket, help="the trades bucket [the one bucket the ledger names]"
+    )
     rebuild.add_argument(
         "--prefix", default=TRADES_PREFIX, help=f"where the raw objects are [{TRADES_PREFIX}]"
     )
-    rebuild.add_argument("--db", default=os.environ.get(DB_URL_ENV, DEFAULT_DB_URL), help=f"[{DB_URL_ENV}]")
-    rebuild.add_argument("--s3-endpoint", help="an S3 endpoint URL instead of AWS's (moto, the one-box)")
+    rebuild.add_argument(
+        "--db",
+        type=arguments.database_url,
+        default=os.environ.get(DB_URL_ENV, DEFAULT_DB_URL),
+        help=f"[{DB_URL_ENV}]",
+    )
+    rebuild.add_argument(
+        "--s3-endpoint",
+        type=arguments.http_url,
+        help="an S3 endpoint URL instead of AWS's (moto, the one-box)",
+    )
     rebuild.add_argument(
         "--margin", type=int, default=10, metavar="MINUTES", help="minutes of keys read around each hour [10]"
     )
@@ -71,7 +83,12 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="drop raw trades older than the retention window (their minutes become final)",
         description=__doc__.split("\n\n")[2],
     )
-    prune.add_argument("--db", default=os.environ.get(DB_URL_ENV, DEFAULT_DB_URL), help=f"[{DB_URL_ENV}]")
+    prune.add_argument(
+        "--db",
+        type=arguments.database_url,
+        default=os.environ.get(DB_URL_ENV, DEFAULT_DB_URL),
+        help=f"[{DB_URL_ENV}]",
+    )
     prune.add_argument(
         "--retention-days",
         type=int,

@@ -69,7 +69,7 @@ def run_dashboard(args: argparse.Namespace) -> int:
         _require_sqlite_file(settings.db_url)
         server = serve(settings)
     except CryptotradesError as exc:
-        logger.error("cryptotrades dashboard: %s", exc)
+        sys.stderr.write(f"cryptotrades dashboard: {exc}\n")  # one line, no log stamp: the user reads it
         return EXIT_UNUSABLE
 
     stop = threading.Event()

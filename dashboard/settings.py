@@ -32,6 +32,15 @@ DEFAULT_REFRESH_S = 5.0
 MIN_REFRESH_S = 1.0
 MAX_REFRESH_S = 3600.0
 
+# Each field's flag (`cryptotrades dashboard`) and variables, first one set wins: for messages.
+SOURCES = {
+    "db_url": ("--db", (DB_URL_ENV, SHARED_DB_URL_ENV)),
+    "host": ("--host", (HOST_ENV,)),
+    "port": ("--port", (PORT_ENV,)),
+    "symbol": ("--symbol", (SYMBOL_ENV,)),
+    "refresh_seconds": ("--refresh", (REFRESH_ENV,)),
+}
+
 SYMBOL_PATTERN = re.compile(r"^[A-Z0-9]{2,20}$")
 _DB_SCHEMES = ("sqlite", "mysql", "mysql+pymysql", "mariadb")
 
@@ -90,17 +99,33 @@ class DashboardSettings:
     ) -> DashboardSettings:
         """Flags (the keyword arguments; None = not given) over env vars over defaults."""
         env = os.environ if environ is None else environ
-        return cls(
-            db_url=_first(db_url, env.get(DB_URL_ENV), env.get(SHARED_DB_URL_ENV)) or DEFAULT_DB_URL,
-            host=_first(host, env.get(HOST_ENV)) or DEFAULT_HOST,
-            port=port if port is not None else _number(env, PORT_ENV, int, DEFAULT_PORT),
-            symbol=(_first(symbol, env.get(SYMBOL_ENV)) or DEFAULT_SYMBOL).upper(),
-            refresh_seconds=(
-                refresh_seconds
-                if refresh_seconds is not None
-                else _number(env, REFRESH_ENV, float, DEFAULT_REFRESH_S)
-            ),
-        )
+        given = {
+            "db_url": db_url,
+            "host": host,
+            "port": port,
+            "symbol": symbol,
+            "refresh_seconds": refresh_seconds,
+        }
+        try:
+            return cls(
+                db_url=_first(db_url, env.get(DB_URL_ENV), env.get(SHARED_DB_URL_ENV)) or DEFAULT_DB_URL,
+                host=_first(host, env.get(HOST_ENV)) or DEFAULT_HOST,
+                port=port if port is not None else _number(env, PORT_ENV, int, DEFAULT_PORT),
+                symbol=(_first(symbol, env.get(SYMBOL_ENV)) or DEFAULT_SYMBOL).upper(),
+                refresh_seconds=(
+                    refresh_seconds
+                    if refresh_seconds is not None
+                    else _number(env, REFRESH_ENV, float, DEFAULT_REFRESH_S)
+                ),
+            )
+        except SettingsError as exc:
+            # The checks name the field; the user knows the flag or variable they set.
+            field, _, rest = str(exc).partition(": ")
+            if field not in given:
+                raise
+            flag, variables = SOURCES[field]
+            name = flag if given[field] is not None else next((v for v in variables if env.get(v)), flag)
+            raise SettingsError(f"{name}: {rest}") from None
 
 
 def check_db_url(url: str, name: str) -> None:

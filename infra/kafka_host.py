@@ -22,7 +22,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import Construct
 
-from contract.pipeline import TOPIC
+from contract.pipeline import BUCKET_ENV, REGION_ENV, TOPIC, TOPIC_ENV
 from infra.bundle import REPO_ROOT, PythonBundle, asset_options
 
 RELEASE_DIR = "/opt/cryptotrades/release"
@@ -110,13 +110,13 @@ def host_environment(
     env = {
         "CRYPTOTRADES_HOST_LOG_GROUP": log_group,
         "CRYPTOTRADES_KAFKA_MODE": mode,
-        "CRYPTOTRADES_TOPIC": topic.name,
+        TOPIC_ENV: topic.name,
         "CRYPTOTRADES_TOPIC_PARTITIONS": str(topic.partitions),
         "CRYPTOTRADES_TOPIC_REPLICATION": str(msk.replication if msk else 1),
         "CRYPTOTRADES_TOPIC_RETENTION_MS": str(topic.retention_ms),
         "CRYPTOTRADES_TOPIC_SEGMENT_MS": str(topic.segment_ms),
-        "CRYPTOTRADES_BUCKET": bucket_name,
-        "AWS_REGION": region,
+        BUCKET_ENV: bucket_name,
+        REGION_ENV: region,
         "CRYPTOTRADES_PYTHON": f"python{HOST_PYTHON}",
         "KAFKA_VERSION": downloads.kafka_version,
         "KAFKA_SCALA_VERSION": downloads.kafka_scala_version,

@@ -40,8 +40,8 @@ HOST = "%"  # the functions' addresses are not fixed; the security groups say wh
 
 # Role -> table or view -> the privileges its code needs there, and nothing more.
 # aggregator: INSERT, SELECT and DELETE (the retention window's pruning) on agg_trades, and
-# UPDATE, which MySQL asks of the no-op ``ON DUPLICATE KEY UPDATE symbol = symbol`` that makes a
-# stored trade's insert do nothing (minutes/store.py, never INSERT IGNORE);
+# UPDATE because MySQL asks for it on the no-op "ON DUPLICATE KEY UPDATE k = k" that replaced
+# INSERT IGNORE (which clamps out-of-range values instead of failing);
 # REPLACE (= DELETE + INSERT) and SELECT on trade_minutes; INSERT, UPDATE (duplicates,
 # redeliveries) and SELECT on the ledger; SELECT, INSERT and UPDATE (ranges only grow) on
 # final_ranges, the minutes made final by retention; SELECT, INSERT and UPDATE (a different

@@ -21,6 +21,7 @@ Ctrl-C stops everything at once and says what may be lost.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import shutil
@@ -81,6 +82,7 @@ class Pipeline:
     _topic: TopicWatch = field(default_factory=TopicWatch)
     _tty: bool = False
     _dead_letters: int | None = None  # for the dashboard's health strip; None until known
+    _shown: tuple[progress.Progress | None, float] = (None, 0.0)  # the last progress line's, and when
 
     # -- the whole run ------------------------------------------------------------------
 
@@ -105,6 +107,13 @@ class Pipeline:
                     wiring=self.wiring,
                     endpoint=self.endpoint,
                     dashboard_url=self.dashboard.url if self.dashboard is not None else None,
+                )
+            )
+            self._say(
+                progress.ready_line(
+                    self.dashboard.url if self.dashboard is not None else None,
+                    self.plan.batch_timeout_s,
+                    replay=self.settings.replay is not None,
                 )
             )
             drained = self._watch()
@@ -221,15 +230,24 @@ class Pipeline:
         except ImportError as exc:
             self._say(f"dashboard: not available ({exc})")
             return
-        try:
-            self.dashboard = start_dashboard(
-                self.settings.database_url,
-                host="127.0.0.1",
-                port=self.settings.dashboard_port,
-                dead_letters=lambda: self._dead_letters,  # a counter the progress loop keeps
-            )
-        except CryptotradesError as exc:
-            self._say(f"dashboard: could not start: {exc}")
+        preferred = self.settings.dashboard_port
+        for port in (preferred, 0) if preferred else (0,):
+            try:
+                self.dashboard = start_dashboard(
+                    self.settings.database_url,
+                    host="127.0.0.1",
+                    port=port,
+                    dead_letters=lambda: self._dead_letters,  # a counter the progress loop keeps
+                )
+            except CryptotradesError as exc:
+                cause = exc.__cause__
+                if port and isinstance(cause, OSError) and cause.errno == errno.EADDRINUSE:
+                    continue  # taken (another run, another program): any free port will do
+                self._say(f"dashboard: could not start: {exc}")
+                return
+            if port != preferred:
+                self._say(f"dashboard: port {preferred} is taken, so it is on {self.dashboard.port} instead")
+            return
 
     def _binance_reachable(self) -> bool:
         """Live mode: one quick request to Binance's REST ping; say so in one line if it fails."""
@@ -318,7 +336,14 @@ class Pipeline:
             last_row=self.database.last_row(),
         )
         self._dead_letters = line.dead_letters
-        text = line.line(time.monotonic() - self.started)
+        now = time.monotonic()
+        before, since = self._shown
+        if line == before:  # nothing happened: no line saying so again
+            if final and self._tty:
+                self._say("")  # ends the line shown in place
+            return
+        text = line.line(now - self.started, before, now - since)
+        self._shown = (line, now)
         if self._tty and not final:
             width = shutil.get_terminal_size((120, 20)).columns
             self.out.write("\r" + text[: width - 1].ljust(width - 1))

@@ -134,10 +134,13 @@ def replay_start_ids(replay: ReplayCounters) -> dict[str, int]:
 def producer(
     settings: OneboxSettings, bootstrap: str, topic: str, replay: ReplayCounters | None
 ) -> ProducerStageSettings:
-    """Live: Binance itself, the symbols of the producer's environment. A replay: the fake's."""
+    """Live: Binance itself, --symbol or else the producer's environment's. A replay: the fake's."""
     if replay is None:
         return ProducerStageSettings(
-            kafka_bootstrap=bootstrap, topic=topic, state_file=producer_state_file(settings)
+            kafka_bootstrap=bootstrap,
+            topic=topic,
+            state_file=producer_state_file(settings),
+            symbols=(settings.symbol,) if settings.symbol else (),
         )
     return ProducerStageSettings(
         kafka_bootstrap=bootstrap,

@@ -23,27 +23,40 @@ from onebox.vector_config import SinkPlan
 DATABASE_ERRORS = (StoreError, SettingsError)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Progress:
-    """What the progress line shows, gathered from the stages' counters and the database."""
+    """What the progress line shows, gathered from the stages' counters and the database.
+
+    Two equal values mean nothing happened between them: the line is not printed again."""
 
     received: int = 0
     produced: int = 0
-    in_kafka: int = 0
     objects_written: int = 0
     objects_aggregated: int = 0
+    trades_aggregated: int = 0  # trades of the objects the aggregator has summed
     failures: int = 0
     dead_letters: int = 0
     restarts: int = 0
     last_row: str = ""
 
-    def line(self, elapsed_s: float) -> str:
+    @property
+    def lag(self) -> int:
+        """Trades sent to Kafka and not yet summed into the database (at most: duplicates count once)."""
+        return max(0, self.produced - self.trades_aggregated)
+
+    def line(self, elapsed_s: float, before: Progress | None = None, since_s: float = 0.0) -> str:
+        """The line: what changed since ``before`` (``since_s`` seconds ago) as rates, and where it is."""
+
+        def rate(now: int, then: int) -> str:
+            return f" ({(now - then) / since_s:.0f}/s)" if before is not None and since_s > 0 else ""
+
+        base = before or Progress()
         parts = [
             f"{elapsed_s:6.0f}s",
-            f"received {self.received}",
-            f"produced {self.produced}",
-            f"objects written {self.objects_written}",
-            f"aggregated {self.objects_aggregated}",
+            f"in {self.received}{rate(self.received, base.received)}",
+            f"stored {self.trades_aggregated}{rate(self.trades_aggregated, base.trades_aggregated)}",
+            f"lag {self.lag} trades",
+            f"objects {self.objects_written} written, {self.objects_aggregated} summed",
         ]
         if self.failures:
             parts.append(f"retried {self.failures}")
@@ -51,7 +64,7 @@ class Progress:
             parts.append(f"DEAD LETTERS {self.dead_letters}")
         if self.restarts:
             parts.append(f"restarts {self.restarts}")
-        parts.append(f"last row: {self.last_row or '(none yet)'}")
+        parts.append(f"newest minute: {self.last_row or '(none yet)'}")
         return " | ".join(parts)
 
 
@@ -63,11 +76,23 @@ def gather(
         produced=producer.produced,
         objects_written=sink.objects,
         objects_aggregated=runner.objects,
+        trades_aggregated=runner.trades,
         failures=runner.failures + sink.put_failures,
         dead_letters=runner.dead_letters,
         restarts=restarts,
         last_row=last_row,
     )
+
+
+def ready_line(dashboard_url: str | None, batch_timeout_s: float, *, replay: bool = False) -> str:
+    """The one line that says the pipeline is up, and where to look."""
+    where = f"open {dashboard_url}" if dashboard_url else "`cryptotrades status` shows the rows"
+    when = (
+        "the rows appear once the replay is all in Kafka"
+        if replay
+        else f"a minute's row appears within about {batch_timeout_s:g} s of its trades"
+    )
+    return f"ready: {where}; {when}; Ctrl-C stops"
 
 
 class DatabaseReader:
@@ -141,8 +166,10 @@ def banner(
 def replay_summary(
     settings: OneboxSettings, *, trades: int, rejected_lines: int, have: int, wanted: int, elapsed_s: float
 ) -> str:
+    not_trades = (
+        f"{rejected_lines} lines of the file were not trades" if rejected_lines else "every line a trade"
+    )
     return (
         f"replayed {trades} trades of {settings.replay} in {elapsed_s:.1f} s: "
-        f"{have} of {wanted} in the database ({have / elapsed_s:.0f} trades/s); "
-        f"{rejected_lines} lines of the file were not trades"
+        f"{have} of {wanted} in the database ({have / elapsed_s:.0f} trades/s); {not_trades}"
     )

@@ -7,16 +7,29 @@ the real thing instead: ``--kafka``, ``--s3-endpoint`` (``aws`` for AWS itself),
 
 from __future__ import annotations
 
-import re
+import errno
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from binance.errors import BinanceError
+from binance.streams import normalize_symbol
 from contract.pipeline import BUCKET_ENV as BUCKET
 from contract.pipeline import DB_URL_ENV as DB_URL
 from contract.pipeline import KAFKA_BOOTSTRAP_ENV as KAFKA
 from contract.pipeline import ONEBOX_DB_FILE, ONEBOX_DIR
 from contract.pipeline import REGION_ENV as REGION
-from contract.settings import BOOTSTRAP_EXPECTED, Settings, bootstrap_servers, setting
+from contract.settings import (
+    BOOTSTRAP_EXPECTED,
+    Settings,
+    aws_region,
+    bootstrap_servers,
+    bucket_name,
+    database_url,
+    http_url,
+    setting,
+)
+from dashboard.settings import DEFAULT_PORT as DEFAULT_DASHBOARD_PORT
 from dashboard.settings import PORT_ENV as DASHBOARD_PORT
 from onebox.errors import SettingsError
 from onebox.stages import MAX_TRIES as DEFAULT_MAX_TRIES
@@ -33,7 +46,6 @@ VECTOR_CONFIG = "CRYPTOTRADES_VECTOR_CONFIG"
 MAX_TRIES = "CRYPTOTRADES_ONEBOX_MAX_TRIES"
 
 REAL_AWS = "aws"  # --s3-endpoint aws: AWS itself, with the default credential chain
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +56,9 @@ class OneboxSettings(Settings):
     replay: Path | None = setting(None, help="Binance aggTrades CSV or captured ndjson")
     speed: float = setting(1.0, help="replay speed: 1 real time, 60 an hour a minute, 0 flat out")
     symbol: str | None = setting(
-        None, help="market of a replayed CSV whose name does not say it, e.g. BTCUSDT"
+        None,
+        help="the market: live, the one streamed (instead of the producer's CRYPTOTRADES_SYMBOLS); "
+        "a replayed CSV's, when its name does not say it. E.g. BTCUSDT",
     )
     until_drained: bool = setting(
         False, help="with --replay: stop once every replayed trade is in the database, and print a summary"
@@ -78,7 +92,11 @@ class OneboxSettings(Settings):
         DEFAULT_VECTOR_CONFIG, env=VECTOR_CONFIG, help="the Vector file the sink follows"
     )
     dashboard: bool = setting(True, help="the dashboard beside the pipeline")
-    dashboard_port: int = setting(0, env=DASHBOARD_PORT, help="port of the dashboard, 0 for any free one")
+    dashboard_port: int = setting(
+        DEFAULT_DASHBOARD_PORT,
+        env=DASHBOARD_PORT,
+        help="port of the dashboard (a free one instead, said so, when it is taken); 0 for any free one",
+    )
     # failed S3 events
     max_tries: int = setting(DEFAULT_MAX_TRIES, env=MAX_TRIES, help="tries before an event is dead-lettered")
     retry_base_s: float = setting(RETRY_BASE_S, flag="--retry-base", help="seconds before the first retry")
@@ -97,6 +115,11 @@ class OneboxSettings(Settings):
             object.__setattr__(self, "replay", Path(self.replay))
             if not self.replay.is_file():
                 raise SettingsError(f"--replay {str(self.replay)!r}: no such file")
+        if self.symbol is not None:
+            try:
+                object.__setattr__(self, "symbol", normalize_symbol(self.symbol))
+            except BinanceError as exc:
+                raise SettingsError(f"--symbol: {exc}") from None
         if self.speed < 0:
             raise SettingsError(
                 f"--speed {self.speed!r}: expected 0 (as fast as possible) or a positive factor"
@@ -117,14 +140,24 @@ class OneboxSettings(Settings):
                 f"{S3_ENDPOINT}=aws needs {QUEUE_URL}: the SQS queue that the bucket's ObjectCreated "
                 "notifications go to (the one-box does not change a real bucket's notifications)"
             )
-        if not _BUCKET.match(self.bucket):
-            raise SettingsError(f"{BUCKET}={self.bucket!r}: not a valid S3 bucket name")
+        checks = [(DB_URL, self.db_url, database_url), (REGION, self.region, aws_region)]
+        checks += [(QUEUE_URL, self.queue_url, http_url), (BUCKET, self.bucket, bucket_name)]
+        for name, value, check in checks:
+            if value is not None:
+                try:
+                    check(value)
+                except ValueError as exc:
+                    raise SettingsError(f"{name}: {exc}") from None
         if not self.vector_config.is_file():
             raise SettingsError(f"{VECTOR_CONFIG}={str(self.vector_config)!r}: no such file")
         if not 0 <= self.dashboard_port <= 65535:
             raise SettingsError(
                 f"{DASHBOARD_PORT}={self.dashboard_port!r}: expected a port number, 0 for any"
             )
+        if self.state_dir.exists() and not self.state_dir.is_dir():
+            raise SettingsError(f"{STATE_DIR}={str(self.state_dir)!r}: not a folder")
+        if self.drain_timeout_s <= 0:
+            raise SettingsError(f"--drain-timeout {self.drain_timeout_s!r}: expected seconds above 0")
         if self.max_tries < 1:
             raise SettingsError(f"{MAX_TRIES}={self.max_tries!r}: expected 1 or more")
         if self.retry_base_s <= 0 or self.retry_cap_s < self.retry_base_s:
@@ -136,6 +169,24 @@ class OneboxSettings(Settings):
     @property
     def database_url(self) -> str:
         return self.db_url or f"sqlite:///{(self.state_dir / ONEBOX_DB_FILE).absolute()}"
+
+    def make_dirs(self) -> None:
+        """Create the state directory and the SQLite file's folder, or say which cannot be (`run` only:
+        `status` reads and creates nothing)."""
+        folders = [(STATE_DIR, self.state_dir, self.state_dir)]
+        if self.database_url.startswith("sqlite:///"):
+            path = Path(self.database_url.removeprefix("sqlite:///"))
+            folders.append((DB_URL, self.database_url, path.parent))
+        for name, given, folder in folders:
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                if not os.access(folder, os.W_OK):
+                    raise PermissionError(errno.EACCES, "permission denied", str(folder))
+            except OSError as exc:
+                raise SettingsError(
+                    f"{name}={str(given)!r}: cannot write in {folder} ({exc.strerror or exc}); "
+                    "give a folder you may write to"
+                ) from None
 
     @property
     def embedded_kafka(self) -> bool:

@@ -219,11 +219,18 @@ class ProducerCounters(StageCounters, kw_only=True):
         return self.received + self.backfilled - self.duplicates
 
     def summary(self) -> str:
-        return (
-            f"received {self.received}, produced {self.produced}, duplicates {self.duplicates}, "
-            f"gaps {self.gaps}, backfilled {self.backfilled}, bad_frames {self.bad_frames}, "
-            f"holes {self.holes}"
-        )
+        parts = [f"received {self.received}, produced {self.produced}"]
+        if self.gaps or self.backfilled:
+            # A replay's first gap is the fake's trades sent before the producer connected.
+            gaps = "1 gap" if self.gaps == 1 else f"{self.gaps} gaps"
+            parts.append(f"{gaps} in the stream filled from REST ({self.backfilled} trades)")
+        if self.duplicates:
+            parts.append(f"{self.duplicates} trades seen twice where stream and REST overlap (sent once)")
+        if self.holes:
+            parts.append(f"HOLES {self.holes} ({self.hole_trades} trades REST could not give)")
+        if self.bad_frames:
+            parts.append(f"bad frames {self.bad_frames}")
+        return ", ".join(parts)
 
 
 class SinkCounters(StageCounters, kw_only=True):
@@ -259,11 +266,16 @@ class RunnerCounters(StageCounters, kw_only=True):
     last_object: str | None = None
 
     def summary(self) -> str:
-        return (
-            f"events {self.events}, objects {self.objects}, trades {self.trades}, "
-            f"rejected {self.rejected}, duplicates {self.duplicates}, failures {self.failures}, "
-            f"dead_letters {self.dead_letters}"
-        )
+        parts = [f"events {self.events}, objects {self.objects}, trades {self.trades}"]
+        if self.duplicates:
+            parts.append(f"{self.duplicates} already stored (counted once)")
+        if self.rejected:
+            parts.append(f"rejected {self.rejected}")
+        if self.failures:
+            parts.append(f"failed tries {self.failures}")
+        if self.dead_letters:
+            parts.append(f"DEAD LETTERS {self.dead_letters}")
+        return ", ".join(parts)
 
 
 # -- the stages ------------------------------------------------------------------------------

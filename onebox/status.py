@@ -94,11 +94,22 @@ def row_text(row: MinuteRow) -> str:
 
 
 def ledger_text(totals: LedgerTotals) -> str:
-    return (
-        f"{totals.objects} objects, {totals.lines} lines: {totals.accepted} trades accepted, "
-        f"{totals.rejected} lines rejected (quarantined), {totals.duplicates} duplicate trades, "
-        f"{totals.redeliveries} repeated events"
-    )
+    """The ledger (every run so far) in words: what is stored, and what each other count means.
+
+    A trade stored again (a replay of data already in the database, or an object written twice
+    after a restart) is counted once: that is the design working, not a warning."""
+    parts = [
+        f"{totals.objects} objects, {totals.lines} lines: {totals.accepted - totals.duplicates} trades stored"
+    ]
+    if totals.duplicates:
+        parts.append(
+            f"{totals.duplicates} trades were already stored (a replay or a repeated object; counted once)"
+        )
+    if totals.rejected:
+        parts.append(f"{totals.rejected} lines rejected (quarantined under rejected/)")
+    if totals.redeliveries:
+        parts.append(f"{totals.redeliveries} events delivered again (ignored)")
+    return ", ".join(parts)
 
 
 def stages_text(stats: Mapping[str, StageCounters]) -> list[str]:

@@ -17,7 +17,7 @@ from typing import Any
 
 from producer.errors import ProducerError, SettingsError
 from producer.service import run
-from producer.settings import ProducerSettings, add_arguments, describe
+from producer.settings import STATE_FILE, ProducerSettings, add_arguments, describe
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +42,17 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         settings = ProducerSettings.from_args(args)
     except SettingsError as exc:
-        logger.error("producer: %s", exc)
+        sys.stderr.write(f"cryptotrades produce: {exc}\n")  # one line, no log stamp: the user reads it
+        return EXIT_SETTINGS
+    folder = settings.state_file.absolute().parent
+    try:  # found now, not after the first trades: it is where a restart resumes from
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        name = "--state-file" if getattr(args, "state_file", None) else STATE_FILE
+        sys.stderr.write(
+            f"cryptotrades produce: {name}={str(settings.state_file)!r}: cannot create {folder} "
+            f"({exc.strerror or exc}); give a file in a folder you may write to\n"
+        )
         return EXIT_SETTINGS
     logger.info("settings: %s", " ".join(f"{name}={value}" for name, value in describe(settings)))
     try:

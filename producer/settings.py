@@ -235,7 +235,15 @@ class ProducerSettings:
             text = getattr(args, option.field, None)
             if text is not None:
                 overrides[option.field] = option.parse(option.flag, text)
-        return cls.from_env(env, **overrides)
+        try:
+            return cls.from_env(env, **overrides)
+        except SettingsError as exc:
+            # The checks name a setting by its variable; the user who gave the flag reads the flag.
+            text = str(exc)
+            for option in OPTIONS:
+                if option.field in overrides:
+                    text = re.sub(rf"\b{re.escape(option.env)}\b", option.flag, text)
+            raise SettingsError(text) from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,15 +29,6 @@ LAST = FIRST_DAY + timedelta(days=2)
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def _sigpipe_kept():
-    """``cryptotrades.cli.main`` restores SIGPIPE's default (a CLI piped into ``head`` ends quietly);
-    the test process must go on ignoring it, or a later test writing to a closed pipe kills pytest."""
-    before = signal.getsignal(signal.SIGPIPE)
-    yield
-    signal.signal(signal.SIGPIPE, before)
-
-
 def expected_rows(public_data):
     return minute_rows(t for path in public_data.files() for t in read_trades(path).trades)
 

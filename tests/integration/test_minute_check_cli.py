@@ -70,7 +70,11 @@ def test_verify_db_with_nothing_to_compare_and_mistakes(capsys, filled):
     status, _, err = run(capsys, "verify", "--db", filled, "--from", "yesterday")
     assert status == 2 and "expected a UTC minute" in err
     status, _, err = run(capsys, "verify", "--from", "2026-01-01T00:00")
-    assert status == 2 and "give --klines FILE... and DATA files, or --db URL" in err
+    assert status == 2 and "--from and --to go with --db" in err
+    status, _, err = run(capsys, "verify", "--db", filled, "--", "trades.csv")
+    assert status == 2 and "give it no DATA files" in err
+    status, _, err = run(capsys, "verify", "--", "trades.csv")
+    assert status == 2 and "--klines FILE... is needed" in err
 
 
 def test_status_shows_how_many_minutes_agree_and_which_differ(capsys, filled, tmp_path):

@@ -9,11 +9,15 @@ the sink is killed, S3 refuses puts, the database goes away, or the file has bad
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -76,7 +80,7 @@ def test_a_replay_ends_in_the_database_exactly_as_aggregate_computes_it(start_on
     shown = status_output(run.state_dir, db_url)
     newest = aggregate_records(SAMPLE_CSV)[-1]
     assert f"{newest['TIME'][:16]} BTCUSDT buy {newest['TOTAL_COUNT_BUY']}" in shown
-    assert f"{SAMPLE_TRADES} trades accepted" in shown
+    assert f"{SAMPLE_TRADES} trades stored" in shown and "already stored" not in shown
     assert "runner    stopped" in shown and "dead letters: none" in shown
 
 
@@ -246,3 +250,45 @@ def test_live_mode_without_binance_says_so_in_one_line(tmp_path):
     assert result.returncode == 2
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 1 and "cannot reach Binance" in lines[0] and "make demo" in lines[0], result.stdout
+
+
+def test_a_first_run_says_ready_with_the_dashboard_and_a_second_run_reads_as_a_replay(
+    start_onebox, sqlite_url
+):
+    """`make demo` twice: one ready line with a dashboard that answers (on another port when the
+    preferred one is taken), progress lines only when something changed, and the second run's
+    trades, all stored by the first, reported as such rather than as duplicates."""
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        run = start_onebox(
+            "--replay", str(SAMPLE_CSV), "--speed", "0", "--db", sqlite_url,
+            "--dashboard", "--dashboard-port", str(port),
+        )  # fmt: skip
+        run.wait_for(lambda: "ready: open " in run.output, "the ready line")
+        ready = next(line for line in run.output.splitlines() if line.startswith("ready: "))
+        url = ready.removeprefix("ready: open ").split(";")[0]
+        assert f":{port}/" not in url
+        assert f"dashboard: port {port} is taken, so it is on {urlsplit(url).port} instead" in run.output
+        with urllib.request.urlopen(url + "api/health", timeout=10) as answer:
+            assert answer.status == 200
+        run.wait_for(lambda: run.stats("runner").get("trades") == SAMPLE_TRADES, "every trade stored", 60)
+        time.sleep(6)  # a progress interval or more with nothing new
+        run.process.send_signal(signal.SIGINT)
+        assert run.wait() == 0, run.output
+    finally:
+        taken.close()
+    assert run.output.count("ready: ") == 1
+    shown = [line.split("|", 1)[1] for line in run.output.splitlines() if " | in " in line]
+    assert shown and all(a != b for a, b in itertools.pairwise(shown)), run.output
+
+    again = start_onebox(
+        "--replay", str(SAMPLE_CSV), "--speed", "0", "--until-drained", "--db", sqlite_url, name="again"
+    )
+    assert again.wait() == 0, again.output
+    assert f"{SAMPLE_TRADES} trades were already stored (a replay" in again.output
+    shown = status_output(again.state_dir, sqlite_url)
+    assert f"{SAMPLE_TRADES} trades stored, {SAMPLE_TRADES} trades were already stored" in shown
+    assert "duplicate" not in (again.output + shown).lower(), again.output + shown

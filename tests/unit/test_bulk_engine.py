@@ -9,7 +9,6 @@ block edges fall everywhere.
 from __future__ import annotations
 
 import gzip
-import signal
 import zipfile
 from pathlib import Path
 
@@ -29,15 +28,6 @@ SHARED = Path("/work/shared/data/binance")
 REAL_FILES = sorted(
     {path.resolve() for folder in (DATA, SHARED) if folder.is_dir() for path in folder.glob("*aggTrades*")}
 )
-
-
-@pytest.fixture(autouse=True)
-def _sigpipe_kept():
-    """``cryptotrades.cli.main`` restores SIGPIPE's default (a CLI piped into ``head`` ends quietly);
-    the test process must go on ignoring it, or a later test writing to a closed pipe kills pytest."""
-    before = signal.getsignal(signal.SIGPIPE)
-    yield
-    signal.signal(signal.SIGPIPE, before)
 
 
 def reference(paths: list[Path], symbol: str | None = None):

@@ -63,15 +63,20 @@ def test_the_aggregators_url_serves_when_the_dashboard_has_none():
     ("env", "named"),
     [
         ({PORT_ENV: "http"}, PORT_ENV),
-        ({PORT_ENV: "70000"}, "port"),
-        ({REFRESH_ENV: "0.1"}, "refresh_seconds"),
-        ({REFRESH_ENV: "nan"}, "refresh_seconds"),
-        ({SYMBOL_ENV: "BTC/USDT"}, "symbol"),
+        ({PORT_ENV: "70000"}, PORT_ENV),
+        ({REFRESH_ENV: "0.1"}, REFRESH_ENV),
+        ({REFRESH_ENV: "nan"}, REFRESH_ENV),
+        ({SYMBOL_ENV: "BTC/USDT"}, SYMBOL_ENV),
     ],
 )
-def test_bad_values_are_named(env, named):
+def test_bad_values_are_named_by_the_variable_the_user_set(env, named):
     with pytest.raises(SettingsError, match=f"^{named}: .*got"):
         DashboardSettings.from_env(env)
+
+
+def test_a_bad_flag_is_named_by_its_flag_even_when_a_variable_is_set_too():
+    with pytest.raises(SettingsError, match=r"^--refresh: .*got 0\.1"):
+        DashboardSettings.from_env({REFRESH_ENV: "5"}, refresh_seconds=0.1)
 
 
 def test_a_bad_database_url_does_not_leak_its_password():

@@ -26,7 +26,7 @@ def test_defaults_need_nothing_installed():
     assert settings.database_url.startswith("sqlite:///") and settings.database_url.endswith(
         "data/onebox/cryptotrades.db"
     )
-    assert settings.dashboard_port == 0  # a free port
+    assert settings.dashboard_port == 8050  # preferred: another one when it is taken
 
 
 def test_a_flag_beats_the_environment_which_beats_the_default():
@@ -43,7 +43,7 @@ def test_a_flag_beats_the_environment_which_beats_the_default():
         ({"CRYPTOTRADES_KAFKA_BOOTSTRAP": "no-port"}, {}, "CRYPTOTRADES_KAFKA_BOOTSTRAP='no-port'"),
         ({"CRYPTOTRADES_S3_ENDPOINT": "ftp://x"}, {}, "CRYPTOTRADES_S3_ENDPOINT='ftp://x'"),
         ({"CRYPTOTRADES_S3_ENDPOINT": "aws"}, {}, "needs CRYPTOTRADES_QUEUE_URL"),
-        ({"CRYPTOTRADES_BUCKET": "Not_A_Bucket"}, {}, "not a valid S3 bucket name"),
+        ({"CRYPTOTRADES_BUCKET": "Not_A_Bucket"}, {}, "is not an S3 bucket name"),
         ({"CRYPTOTRADES_ONEBOX_MAX_TRIES": "many"}, {}, "CRYPTOTRADES_ONEBOX_MAX_TRIES='many'"),
         ({}, {"replay": Path("/nonexistent/trades.csv")}, "no such file"),
         ({}, {"retry_base_s": 5.0, "retry_cap_s": 1.0}, "0 < base <= cap"),
@@ -84,15 +84,64 @@ def test_a_real_time_replay_starts_on_the_recordings_second_of_the_minute():
     assert 0 <= wait < 60
 
 
-def test_the_progress_line_shows_each_stage_and_the_last_row():
+def test_the_progress_line_shows_rates_lag_and_the_newest_minute():
     row = minute_rows(sample_trades())[0]
-    progress = Progress(received=5000, produced=4990, objects_written=3, objects_aggregated=2)
-    progress.last_row = status.row_text(row)
-    line = progress.line(12.0)
-    assert "received 5000 | produced 4990 | objects written 3 | aggregated 2" in line
-    assert "2026-01-01 00:00 BTCUSDT buy" in line and "close 87648" in line
+    before = Progress(received=1000, produced=1000, trades_aggregated=0)
+    now = Progress(
+        received=5000,
+        produced=4990,
+        objects_written=3,
+        objects_aggregated=2,
+        trades_aggregated=2990,
+        last_row=status.row_text(row),
+    )
+    line = now.line(12.0, before, since_s=5.0)
+    assert "in 5000 (800/s) | stored 2990 (598/s) | lag 2000 trades | objects 3 written, 2 summed" in line
+    assert "newest minute: 2026-01-01 00:00 BTCUSDT buy" in line and "close 87648" in line
     assert "DEAD LETTERS" not in line
+    assert "(" not in Progress(received=3).line(1.0).split("|")[1]  # no rate before a first line
     assert "DEAD LETTERS 1" in Progress(dead_letters=1).line(1.0)
+
+
+class _Rows:
+    def __init__(self) -> None:
+        self.row = ""
+
+    def last_row(self) -> str:
+        return self.row
+
+
+def test_the_progress_line_is_quiet_while_nothing_changes(tmp_path, monkeypatch):
+    import io
+
+    from onebox.pipeline import Pipeline
+    from onebox.stages import RUNNER
+
+    out = io.StringIO()
+    pipeline = Pipeline(OneboxSettings(state_dir=tmp_path), out=out)
+    pipeline.database = _Rows()  # type: ignore[assignment]
+    runner = RUNNER.counters(trades=10)
+    monkeypatch.setattr(pipeline, "_counters", lambda kind: runner if kind is RUNNER else kind.counters())
+    pipeline._progress()
+    pipeline._progress()
+    pipeline._progress()
+    assert len(out.getvalue().splitlines()) == 1
+    runner = RUNNER.counters(trades=20)
+    pipeline._progress()
+    pipeline.database.row = "2026-01-01 00:01 BTCUSDT ..."
+    pipeline._progress()
+    pipeline._progress(final=True)  # nothing new since: nothing shown
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 3
+    assert "stored 20 (" in lines[1] and "newest minute: 2026-01-01 00:01" in lines[2]
+
+
+def test_the_ready_line_names_the_dashboard_and_how_to_stop():
+    from onebox.progress import ready_line
+
+    line = ready_line("http://127.0.0.1:8050/", 5.0)
+    assert line.startswith("ready: open http://127.0.0.1:8050/;") and "Ctrl-C stops" in line
+    assert "cryptotrades status" in ready_line(None, 5.0)
 
 
 def test_status_text_is_exact_and_names_its_source(tmp_path):
@@ -101,8 +150,33 @@ def test_status_text_is_exact_and_names_its_source(tmp_path):
     # BTC as stored (exact), USD to the cent for the eye.
     assert f"buy {row.count_buy} ({row.btc_buy.normalize():f} BTC" in text
     assert Decimal(text.split("sell ")[1].split(" (")[1].split(" BTC")[0]) == row.btc_sell
-    totals = LedgerTotals(objects=3, lines=5003, accepted=5000, rejected=3, duplicates=7, redeliveries=1)
-    assert status.ledger_text(totals).startswith(
-        "3 objects, 5003 lines: 5000 trades accepted, 3 lines rejected"
+    totals = LedgerTotals(objects=3, lines=5003, accepted=5000, rejected=3, duplicates=0, redeliveries=0)
+    assert status.ledger_text(totals) == (
+        "3 objects, 5003 lines: 5000 trades stored, 3 lines rejected (quarantined under rejected/)"
     )
     assert status.dead_letters_text([], tmp_path / "dead-letters.jsonl") == ["dead letters: none"]
+
+
+def test_a_replay_of_stored_data_reads_as_what_it_is_not_as_an_alarm():
+    # The demo run twice: the second run's 5000 trades were all stored by the first.
+    totals = LedgerTotals(objects=4, lines=10000, accepted=10000, rejected=0, duplicates=5000, redeliveries=0)
+    text = status.ledger_text(totals)
+    assert text == (
+        "4 objects, 10000 lines: 5000 trades stored, "
+        "5000 trades were already stored (a replay or a repeated object; counted once)"
+    )
+    assert "duplicate" not in text and "rejected" not in text
+
+
+def test_the_producer_and_runner_summaries_say_what_their_counts_mean():
+    from onebox.stages import ProducerCounters, RunnerCounters
+
+    replay = ProducerCounters(received=5000, produced=5000, duplicates=5000, gaps=1, backfilled=5000)
+    assert replay.summary() == (
+        "received 5000, produced 5000, 1 gap in the stream filled from REST (5000 trades), "
+        "5000 trades seen twice where stream and REST overlap (sent once)"
+    )
+    assert ProducerCounters(received=10, produced=10).summary() == "received 10, produced 10"
+    assert "HOLES 1 (7 trades" in ProducerCounters(holes=1, hole_trades=7).summary()
+    runner = RunnerCounters(events=2, objects=2, trades=5000, duplicates=5000)
+    assert runner.summary() == "events 2, objects 2, trades 5000, 5000 already stored (counted once)"
