@@ -3,8 +3,8 @@
 On RDS the schema custom resource signs in as the master user (the only code that does) and
 calls ``converge_user`` for each application user:
 
-- ``aggregator``: the S3 handler. Reads and writes its three tables, row by row: no DDL, no
-  other table, no other database.
+- ``aggregator``: the S3 handler. Reads and writes its tables, row by row, and reads the
+  minute check: no DDL, no other table, no other database.
 - ``dashboard``: the dashboard and QuickSight. SELECT on the minute rows, the ledger and the
   views, nothing else (not the raw trades).
 
@@ -44,7 +44,9 @@ HOST = "%"  # the functions' addresses are not fixed; the security groups say wh
 # INSERT IGNORE (which clamps out-of-range values instead of failing);
 # REPLACE (= DELETE + INSERT) and SELECT on trade_minutes; INSERT, UPDATE (duplicates,
 # redeliveries) and SELECT on the ledger; SELECT, INSERT and UPDATE (ranges only grow) on
-# final_ranges, the minutes made final by retention.
+# final_ranges, the minutes made final by retention; SELECT, INSERT and UPDATE (a different
+# kline replaces one, never deleted) on binance_klines, and SELECT on the minute_check view it
+# measures after each event (minutes/klines.py).
 # dashboard: what dashboard/queries.py and the QuickSight data sets read (a test checks both).
 PRIVILEGES: dict[str, dict[str, frozenset[str]]] = {
     AGGREGATOR: {
@@ -52,6 +54,8 @@ PRIVILEGES: dict[str, dict[str, frozenset[str]]] = {
         "trade_minutes": frozenset({"SELECT", "INSERT", "DELETE"}),
         "processed_objects": frozenset({"SELECT", "INSERT", "UPDATE"}),
         "final_ranges": frozenset({"SELECT", "INSERT", "UPDATE"}),
+        "binance_klines": frozenset({"SELECT", "INSERT", "UPDATE"}),
+        "minute_check": frozenset({"SELECT"}),
     },
     DASHBOARD: {
         name: frozenset({"SELECT"})
@@ -62,6 +66,8 @@ PRIVILEGES: dict[str, dict[str, frozenset[str]]] = {
             "minute_prices",
             "minute_spread",
             "trade_minutes_maker_side",
+            "binance_klines",
+            "minute_check",
         )
     },
 }

@@ -51,7 +51,8 @@ def test_the_schema_resource_migrates_on_create_and_update_and_keeps_data_on_del
     assert created["PhysicalResourceId"] == schema.PHYSICAL_ID
     assert created["Data"]["Applied"] == (
         "001_agg_trades,002_trade_minutes,003_processed_objects,004_views,005_binary_symbols,"
-        "006_minute_bounds,007_ledger_outcomes,008_final_ranges,009_minute_status,010_history"
+        "006_minute_bounds,007_ledger_outcomes,008_final_ranges,009_minute_status,010_history,"
+        "011_minute_check"
     )
     updated = schema.on_event(
         {"RequestType": "Update", "PhysicalResourceId": schema.PHYSICAL_ID}, lambda_context
@@ -62,7 +63,7 @@ def test_the_schema_resource_migrates_on_create_and_update_and_keeps_data_on_del
     )
     assert deleted == {"PhysicalResourceId": schema.PHYSICAL_ID}
     with open_store(mysql_url) as target:
-        assert target.execute("SELECT COUNT(*) FROM schema_migrations") == [(10,)]
+        assert target.execute("SELECT COUNT(*) FROM schema_migrations") == [(11,)]
 
 
 def test_the_handler_connects_with_the_secret(rds_secret, mysql_url, bucket, lambda_context):
