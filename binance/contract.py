@@ -18,6 +18,9 @@ price ``p``,       text matching ``DECIMAL_PATTERN``: plain decimal digits, at m
 quantity ``q``     ``DECIMAL_INTEGER_DIGITS`` (12) before the point and ``DECIMAL_PLACES`` (8)
                    after it, no sign, exponent, ``_``, space or leading zero; greater than zero.
                    So ``0 < value <= DECIMAL_MAX`` (999999999999.99999999): DECIMAL(20, 8).
+sums              a kline's volumes (``binance.klines``): the same grammar with up to
+                   ``BASE_SUM_INTEGER_DIGITS`` (22) or ``QUOTE_SUM_INTEGER_DIGITS`` (34) digits
+                   before the point, zero allowed: a minute's sums, sized like its columns.
 trade time ``T``   ms since the epoch, or µs when ``>= MICROSECONDS_FROM`` (made ms); within
                    ``[EARLIEST_TRADE_MS, now + FUTURE_TOLERANCE_MS]``: 2017-07-01 (before
                    Binance opened) to one day ahead of the reader's clock.
@@ -57,8 +60,19 @@ MAX_TRADES_PER_AGG = 2**31  # last - first < MAX_TRADES_PER_AGG
 
 DECIMAL_INTEGER_DIGITS = 12
 DECIMAL_PLACES = 8
-DECIMAL_PATTERN = r"(?:0|[1-9][0-9]{0,11})(?:\.[0-9]{1,8})?"  # a full match, then > 0
+
+
+def decimal_pattern(integer_digits: int) -> str:
+    """The one decimal grammar, with at most ``integer_digits`` before the point."""
+    return rf"(?:0|[1-9][0-9]{{0,{integer_digits - 1}}})(?:\.[0-9]{{1,{DECIMAL_PLACES}}})?"
+
+
+DECIMAL_PATTERN = decimal_pattern(DECIMAL_INTEGER_DIGITS)  # a full match, then > 0
 DECIMAL_MAX = Decimal("999999999999.99999999")
+# Sums over a minute (a kline's volumes), sized like the minute columns: quantities below
+# 2^31 * 10^12 < 10^22 (DECIMAL(30, 8)), quote amounts below 10^34. Zero is a valid sum.
+BASE_SUM_INTEGER_DIGITS = 22
+QUOTE_SUM_INTEGER_DIGITS = 34
 
 EARLIEST_TRADE_MS = 1_498_867_200_000  # 2017-07-01T00:00:00Z
 FUTURE_TOLERANCE_MS = 86_400_000  # a trade may be stamped up to a day ahead of our clock
@@ -77,10 +91,16 @@ _SYMBOL_RULE = (
     f"{SYMBOL_MIN_LENGTH} to {SYMBOL_MAX_LENGTH} upper-case ASCII letters and digits, "
     "with single '_' between them"
 )
-_DECIMAL_RULE = (
-    f"plain decimal text: digits, at most {DECIMAL_INTEGER_DIGITS} before an optional point and "
-    f"{DECIMAL_PLACES} after it, no sign, exponent, '_', space or leading zero"
-)
+
+
+def _decimal_rule(integer_digits: int) -> str:
+    return (
+        f"plain decimal text: digits, at most {integer_digits} before an optional point and "
+        f"{DECIMAL_PLACES} after it, no sign, exponent, '_', space or leading zero"
+    )
+
+
+_DECIMAL_RULE = _decimal_rule(DECIMAL_INTEGER_DIGITS)
 
 # Valid decimal texts seen lately and their values. Prices and quantities repeat (the sample's
 # 10,000 figures hold 2,871 distinct texts), so most fields cost one dict lookup; a Decimal is
@@ -127,6 +147,20 @@ def plain_decimal(text: str, field: str) -> Decimal:
         DECIMAL_CACHE.clear()
     DECIMAL_CACHE[text] = value
     return value
+
+
+_SUMS = {
+    digits: re.compile(decimal_pattern(digits)).fullmatch
+    for digits in (BASE_SUM_INTEGER_DIGITS, QUOTE_SUM_INTEGER_DIGITS)
+}
+
+
+def sum_decimal(text: str, field: str, integer_digits: int = BASE_SUM_INTEGER_DIGITS) -> Decimal:
+    """The value of a sum's text (a kline's volume): the decimal grammar with
+    ``integer_digits`` before the point, zero allowed; else `BadLineError` saying why."""
+    if not isinstance(text, str) or _SUMS[integer_digits](text) is None:
+        raise BadLineError(f"field {field}: {_shown(text)} is not {_decimal_rule(integer_digits)}")
+    return DECIMAL_CACHE.get(text) or Decimal(text)
 
 
 def checked_id(value: int, field: str) -> int:

@@ -125,7 +125,7 @@ def _trades(events: list[AggTradeEvent], latest: int) -> list[AggTrade]:
 
 
 def _parse_strictly(raw: bytes, latest: int) -> AggTrade:
-    obj = _json_object(raw)
+    obj = strict_json(raw)
     if isinstance(obj, dict) and obj.keys() == {"stream", "data"}:
         obj = obj["data"]  # combined stream: {"stream": "btcusdt@aggTrade", "data": {...}}
     if not isinstance(obj, dict):
@@ -160,7 +160,7 @@ def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
-def _json_object(raw: bytes) -> Any:
+def strict_json(raw: bytes) -> Any:
     """Strict JSON: UTF-8 only, no NaN or Infinity, no key twice in any object."""
     try:
         return json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_no_constant)
