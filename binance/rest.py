@@ -68,13 +68,17 @@ def agg_trades_path(symbol: str, from_id: int | None = None, limit: int = MAX_LI
     return f"{AGG_TRADES_PATH}?{urlencode(params)}"
 
 
-def klines_path(symbol: str, start_time: int, limit: int = MAX_LIMIT) -> str:
-    """``/api/v3/klines?symbol=BTCUSDT&interval=1m&startTime=1767225600000&limit=1000``."""
+def klines_path(symbol: str, start_time: int | None, limit: int = MAX_LIMIT) -> str:
+    """``/api/v3/klines?symbol=BTCUSDT&interval=1m&startTime=1767225600000&limit=1000``
+    (no ``startTime``: the newest klines)."""
     if not 1 <= limit <= MAX_LIMIT:
         raise RestError(f"limit {limit} is outside 1..{MAX_LIMIT}")
-    if start_time < 0:
-        raise RestError(f"startTime {start_time} is negative")
-    params = {"symbol": symbol, "interval": "1m", "startTime": start_time, "limit": limit}
+    params: dict[str, str | int] = {"symbol": symbol, "interval": "1m"}
+    if start_time is not None:
+        if start_time < 0:
+            raise RestError(f"startTime {start_time} is negative")
+        params["startTime"] = start_time
+    params["limit"] = limit
     return f"{KLINES_PATH}?{urlencode(params)}"
 
 
@@ -273,7 +277,7 @@ def kline_event_from_rest(item: bytes, symbol: str, answered_at: int) -> tuple[i
 
 
 def klines_from_rest(
-    body: bytes, symbol: str, start_time: int, answered_at: int, closed_before: int | None = None
+    body: bytes, symbol: str, start_time: int | None, answered_at: int, closed_before: int | None = None
 ) -> KlinePage:
     """The closed klines of one klines answer, in order, as stream events.
 
@@ -293,7 +297,7 @@ def klines_from_rest(
         ) from None
     klines: list[RestKline] = []
     rejected: list[str] = []
-    previous = start_time - MINUTE_MS
+    previous = -1 if start_time is None else start_time - MINUTE_MS
     for index, raw in enumerate(items):
         try:
             close_time, event = kline_event_from_rest(bytes(raw), symbol, answered_at)
@@ -306,7 +310,7 @@ def klines_from_rest(
         if kline.open_time <= previous:
             raise RestError(
                 f"klines answer for {symbol}: item {index} opens at {kline.open_time}, not after {previous}: "
-                f"the open times do not ascend from {start_time}"
+                f"the open times do not ascend{'' if start_time is None else f' from {start_time}'}"
             )
         previous = kline.open_time
         klines.append(RestKline(kline, event))

@@ -90,9 +90,10 @@ class RestPages:
         )
 
     async def klines(
-        self, symbol: str, start_time: int, limit: int, give_up_after: float | None = None
+        self, symbol: str, start_time: int | None, limit: int, give_up_after: float | None = None
     ) -> KlinePage:
-        """The closed 1-minute klines of ``symbol`` opening at ``start_time`` (ms) or later, up to ``limit``.
+        """The closed 1-minute klines of ``symbol`` opening at ``start_time`` (ms) or later, up to ``limit``
+        (None: the newest ``limit`` klines, the newest of them maybe still open and so left out).
 
         Same retrying as `page`; the items left out are counted (``rest_item``) and logged.
         """
@@ -105,7 +106,11 @@ class RestPages:
             return page
 
         return await self._ask(
-            path, KLINES_REQUEST_WEIGHT, read, f"{symbol} klines from {start_time}", give_up_after
+            path,
+            KLINES_REQUEST_WEIGHT,
+            read,
+            f"{symbol} klines from {'(newest)' if start_time is None else start_time}",
+            give_up_after,
         )
 
     async def _ask(

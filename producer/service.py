@@ -598,30 +598,42 @@ class _Service:
         self._stats.kline_released[symbol] = open_time
 
     async def _fetch_klines(self, symbol: str, before: int | None) -> None:
-        """Release the closed klines after the last one released, up to (not including) ``before``
-        (None: up to the newest closed one), from REST, page by page, at most `KLINE_BACKFILL_MINUTES`."""
+        """Release from REST, page by page, the closed klines after the last one released, up to
+        (not including) ``before``; None: up to the newest closed one REST lists. At most
+        `KLINE_BACKFILL_MINUTES` back from there; what lies before is logged as a hole."""
         last = self._kline_last.get(symbol)
         if last is None:
             return
+        end = before
+        if end is None:
+            try:
+                newest = await self._pages.klines(symbol, None, 2, give_up_after=CATCH_UP_GIVE_UP)
+            except RestError as exc:
+                logger.warning(
+                    "cannot ask REST for the newest %s kline (%s): the stream's next kline will show any gap",
+                    symbol,
+                    exc,
+                )
+                return
+            if not newest.klines:
+                return
+            end = newest.klines[-1].kline.open_time + MINUTE_MS
         start = last + MINUTE_MS
-        newest = before if before is not None else int(time.time() * 1000) // MINUTE_MS * MINUTE_MS
-        earliest = newest - KLINE_BACKFILL_MINUTES * MINUTE_MS
+        earliest = end - KLINE_BACKFILL_MINUTES * MINUTE_MS
         if start < earliest:
             self._give_up_klines(symbol, start, earliest, f"more than {KLINE_BACKFILL_MINUTES} minutes back")
             start = earliest
         fetched = 0
-        while before is None or start < before:
-            limit = MAX_LIMIT if before is None else max(1, min(MAX_LIMIT, (before - start) // MINUTE_MS))
+        while start < end:
+            limit = max(1, min(MAX_LIMIT, (end - start) // MINUTE_MS))
             try:
                 page = await self._pages.klines(symbol, start, limit, give_up_after=CATCH_UP_GIVE_UP)
             except RestError as exc:
-                end = before if before is not None else newest
-                if end > start:
-                    self._give_up_klines(symbol, start, end, f"REST: {exc}")
+                self._give_up_klines(symbol, start, end, f"REST: {exc}")
                 return
             for item in page.klines:
                 open_time = item.kline.open_time
-                if before is not None and open_time >= before:
+                if open_time >= end:
                     break
                 if open_time > start:
                     self._give_up_klines(symbol, start, open_time, "REST does not list them")
@@ -629,7 +641,7 @@ class _Service:
                 self._stats.klines_backfilled += 1
                 fetched += 1
                 start = open_time + MINUTE_MS
-            if page.reached_open or len(page.klines) < limit:
+            if page.reached_open or not page.klines:
                 break  # nothing newer is closed yet
         if fetched:
             logger.info("%s: %d klines from REST, up to %s", symbol, fetched, _minute(start - MINUTE_MS))
