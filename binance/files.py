@@ -26,6 +26,7 @@ from pathlib import Path
 
 from binance.errors import BadLineError, UnreadableFileError
 from binance.events import AggTrade
+from binance.klines import Kline, is_kline_event, parse_kline_event
 from binance.parse import UTF8_BOM, now_ms, parse_csv_row, parse_event, parse_event_batch
 
 _DATA_FILE_NAME = re.compile(
@@ -33,6 +34,7 @@ _DATA_FILE_NAME = re.compile(
 )
 _GZIP_MAGIC = b"\x1f\x8b"
 _PIECE = 1 << 20  # bytes read or decompressed at a time
+_KLINE_MARK = b'"kline"'  # in a batch only when it may hold kline events (binance.klines)
 _KEPT_HEAD = 1024  # bytes of an over-long line kept to show what it was
 
 
@@ -90,12 +92,14 @@ class Rejected:
 
 @dataclass(slots=True)
 class Parsed:
-    """What one source (or one batch of its lines) held: its trades in order, and its rejected lines."""
+    """What one source (or one batch of its lines) held: its trades in order, its closed klines
+    (event streams carry them beside the trades: kline lines), and its rejected lines."""
 
     source: str
     trades: list[AggTrade] = field(default_factory=list)
     rejects: list[Rejected] = field(default_factory=list)
     lines: int = 0  # lines that held something (blank lines and a CSV header are not counted)
+    klines: list[Kline] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,12 +166,17 @@ def parse_lines(
     if first_line == 1 and lines and isinstance(lines[0], bytes):
         lines = [lines[0].removeprefix(UTF8_BOM), *lines[1:]]
     if not any(isinstance(line, LineTooLong) for line in lines):
+        body = b"\n".join(lines)  # type: ignore[arg-type]
+        klines: list[Kline] = []
         try:
-            trades = parse_event_batch(b"\n".join(lines), now=now)  # type: ignore[arg-type]
+            if _KLINE_MARK in body:  # a minute's kline or two among the trades: set them apart
+                klines = [parse_kline_event(line, now=now) for line in lines if is_kline_event(line)]  # type: ignore[arg-type]
+                body = b"\n".join(line for line in lines if not is_kline_event(line))  # type: ignore[arg-type]
+            trades = parse_event_batch(body, now=now)
         except BadLineError:
             pass
         else:
-            return Parsed(source=source, trades=trades, lines=len(trades))
+            return Parsed(source=source, trades=trades, lines=len(trades) + len(klines), klines=klines)
     # The slow loop: JSON allows the trailing "\r\n", so lines go to the parser as they are.
     parsed = Parsed(source=source)
     add, rejects = parsed.trades.append, parsed.rejects
@@ -178,10 +187,14 @@ def parse_lines(
         if not line.strip():  # a blank line (a trailing newline makes one) is not data
             continue
         try:
-            add(parse_event(line, now=now))
+            if is_kline_event(line):
+                parsed.klines.append(parse_kline_event(line, now=now))
+            else:
+                add(parse_event(line, now=now))
         except BadLineError as exc:
-            rejects.append(Rejected(number, str(exc), _text(line.rstrip(b"\r\n"))))
-    parsed.lines = len(parsed.trades) + len(rejects)
+            reason = f"kline event: {exc}" if is_kline_event(line) else str(exc)
+            rejects.append(Rejected(number, reason, _text(line.rstrip(b"\r\n"))))
+    parsed.lines = len(parsed.trades) + len(parsed.klines) + len(rejects)
     return parsed
 
 
@@ -358,6 +371,7 @@ def _parse_event_file(lines: Iterable[bytes | LineTooLong], source: str, batch: 
     while part := list(itertools.islice(lines, batch)):
         found = parse_lines(part, source, first_line=first_line, now=now)
         parsed.trades.extend(found.trades)
+        parsed.klines.extend(found.klines)
         parsed.rejects.extend(found.rejects)
         parsed.lines += found.lines
         first_line += len(part)

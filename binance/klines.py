@@ -36,7 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from binance.contract import (
     BASE_SUM_INTEGER_DIGITS,
@@ -50,8 +50,10 @@ from binance.contract import (
 )
 from binance.errors import BadLineError, UnreadableFileError
 from binance.events import MINUTE_MS
-from binance.files import Rejected, describe_file_name, iter_lines
 from binance.parse import now_ms, strict_json, to_milliseconds
+
+if TYPE_CHECKING:
+    from binance.files import Rejected
 
 KLINE_EVENT_TYPE = "kline"
 KLINE_INTERVAL = "1m"
@@ -121,6 +123,9 @@ def parse_kline_row(fields: list[str], symbol: str) -> Kline:
 
 def read_klines(path: str | Path, symbol: str | None = None) -> tuple[list[Kline], list[Rejected]]:
     """Every kline of a public-data klines file (``BTCUSDT-1m-2020-01-01.zip``)."""
+    # binance.files routes kline lines of event streams here, so it imports this module.
+    from binance.files import Rejected, describe_file_name, iter_lines
+
     path = Path(path)
     if symbol is None:
         named = describe_file_name(path)

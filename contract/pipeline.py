@@ -36,6 +36,10 @@ SCHEMA_HANDLER = "lambda_aggregator.schema.on_event"
 FRESHNESS_HANDLER = "lambda_aggregator.freshness.lambda_handler"  # read-only probe (check-deployment)
 AGGREGATOR_SERVICE_NAME = "cryptotrades-aggregator"
 METRICS_NAMESPACE = "cryptotrades"
+# Metrics the aggregator emits that the CDK app alarms on (docs/aggregator.md, infra/alarms.py).
+LATE_OBJECTS_METRIC = "LateObjects"  # objects with trades for final minutes (not stored)
+MINUTES_DISAGREEING_METRIC = "MinutesDisagreeing"  # minutes whose row differs from Binance's kline
+MINUTES_WITHOUT_ROW_METRIC = "MinutesWithoutRow"  # klines with trades and no minute row
 
 # The producer's health endpoint on its host (systemd unit, check-deployment, one-box).
 HEALTH_PORT = 9108

@@ -19,6 +19,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from contract.pipeline import LATE_OBJECTS_METRIC, MINUTES_DISAGREEING_METRIC, MINUTES_WITHOUT_ROW_METRIC
 from infra.aggregator import MINUTE_ROWS_METRIC, REJECTED_LINES_METRIC
 
 QUIET_MINUTES = 5
@@ -88,12 +89,12 @@ class PipelineAlarms(Construct):
             self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
         notify = actions.SnsAction(self.topic)
 
-        def handler_metric(name: str, period: Duration) -> cloudwatch.Metric:
+        def handler_metric(name: str, period: Duration, statistic: str = "Sum") -> cloudwatch.Metric:
             return cloudwatch.Metric(
                 namespace=metrics_namespace,
                 metric_name=name,
                 dimensions_map={"service": service_name},
-                statistic="Sum",
+                statistic=statistic,
                 period=period,
             )
 
@@ -127,6 +128,26 @@ class PipelineAlarms(Construct):
             "RejectedLines",
             "Lines that are not valid aggTrade events were quarantined under rejected/",
             handler_metric(REJECTED_LINES_METRIC, Duration.minutes(15)),
+        )
+        self.late_objects = self._any(
+            "LateObjects",
+            "Objects arrived with trades for final minutes (older than the raw-trade retention); their "
+            "trades are counted, not stored: `cryptotrades rebuild` folds them in on purpose",
+            handler_metric(LATE_OBJECTS_METRIC, Duration.minutes(15)),
+        )
+        # The minute check (issue 14): levels over the 24 h up to the newest kline, emitted after
+        # each event; the alarm stays on while a differing minute is in that window.
+        self.minutes_disagreeing = self._any(
+            "MinutesDisagreeing",
+            "A minute row differs from Binance's own 1-minute kline (view minute_check, "
+            "`cryptotrades status` lists them): a lost or doubled trade, or a bug",
+            handler_metric(MINUTES_DISAGREEING_METRIC, Duration.minutes(5), "Maximum"),
+        )
+        self.minutes_without_row = self._any(
+            "MinutesWithoutRow",
+            "Binance's kline of a minute has trades and we have no row for it: its trades never reached "
+            "the database",
+            handler_metric(MINUTES_WITHOUT_ROW_METRIC, Duration.minutes(5), "Maximum"),
         )
         self.low_storage = cloudwatch.Alarm(
             self,
@@ -174,6 +195,7 @@ class PipelineAlarms(Construct):
             for index, name in enumerate(rotation_function_names(self), start=1)
         ]
         alarms = [self.no_new_minute_rows, self.aggregator_errors, self.failed_events, self.rejected_lines]
+        alarms += [self.late_objects, self.minutes_disagreeing, self.minutes_without_row]
         alarms += [self.low_storage, self.aggregator_throttles, self.aggregator_slow, *self.rotation_failures]
         if kafka_instance is not None:
             self.host_recovery = cloudwatch.Alarm(

@@ -17,7 +17,14 @@ one database transaction (see ``minutes.store``):
   others are still processed, and the failures are raised together at the end so Lambda
   *retries* the event; records already in the ledger are no-ops on the retry.
 
-After the records, a bounded share of the retention work runs (``Store.prune``).
+A closed kline line (``"e":"kline"``, ``binance.klines``) in an object is stored in
+``binance_klines`` in the same transaction as the object's trades; a bad one is quarantined
+like a bad trade line. After the records, when an object was processed and klines are stored,
+the minute check of the 24 hours up to the newest kline is measured (``minutes.klines``):
+``MinutesDisagreeing`` (minutes whose row differs from the kline) and ``MinutesWithoutRow``
+(klines with trades and no row), both levels, alarmed on in infra/alarms.py.
+
+After that, a bounded share of the retention work runs (``Store.prune``).
 
 The S3 client and the database connection live at module level because Lambda keeps the
 process warm between events; both are built on first use, so importing this module opens
@@ -44,19 +51,26 @@ from botocore.exceptions import ClientError
 from binance.errors import UnreadableFileError
 from binance.files import ReadLimits, Rejected, read_event_stream
 from binance.parse import now_ms
-from contract.pipeline import METRICS_NAMESPACE
+from contract.pipeline import (
+    AGGREGATOR_SERVICE_NAME,
+    LATE_OBJECTS_METRIC,
+    METRICS_NAMESPACE,
+    MINUTES_DISAGREEING_METRIC,
+    MINUTES_WITHOUT_ROW_METRIC,
+    POWERTOOLS_METRICS_NAMESPACE_ENV,
+    POWERTOOLS_SERVICE_NAME_ENV,
+)
 from lambda_aggregator.errors import AggregatorError
 from lambda_aggregator.settings import AggregatorSettings
 from minutes.errors import StoreError
+from minutes.klines import CheckSummary, MinuteDifference, check_summary, recent_window, store_klines
 from minutes.store import IngestResult, MySqlStore, ObjectRef, Store, open_store
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "cryptotrades-aggregator"))
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", METRICS_NAMESPACE))
-
-LATE_OBJECTS_METRIC = "LateObjects"  # objects with trades for final minutes (not stored)
+logger = Logger(service=os.environ.get(POWERTOOLS_SERVICE_NAME_ENV, AGGREGATOR_SERVICE_NAME))
+metrics = Metrics(namespace=os.environ.get(POWERTOOLS_METRICS_NAMESPACE_ENV, METRICS_NAMESPACE))
 READ_CHUNK_BYTES = 1024 * 1024
 SECRET_MAX_AGE_S = 300  # the secret is read again at most every 5 minutes (rotation)
 
@@ -187,7 +201,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             continue
         _count(result)
         done.append(_summary(result))
-    if not failures:  # with the database failing, pruning would fail too; the next event prunes
+    if not failures:  # with the database failing, these would fail too; the next event does them
+        if any(not item["redelivered"] for item in done):
+            measure_minute_check()
         _prune(config, now)
     if failures:
         raise AggregatorError(
@@ -216,11 +232,14 @@ def process_object(
             return ingestion.result
         response = _get_object(s3, item)
         quarantine = Quarantine(item.source, config.quarantine_max_lines, config.quarantine_max_bytes)
-        lines = 0
+        lines = klines = 0
         body = response["Body"]
         try:
             for parsed in read_event_stream(body.iter_chunks(READ_CHUNK_BYTES), item.source, limits, now=now):
                 ingestion.add(parsed.trades)
+                if parsed.klines:  # in the object's transaction: stored with its trades or not at all
+                    store_klines(target, parsed.klines)
+                    klines += len(parsed.klines)
                 quarantine.add(parsed.rejects)
                 lines += parsed.lines
         except UnreadableFileError as exc:  # too large, or broken gzip: no retry can help
@@ -231,7 +250,7 @@ def process_object(
         finally:
             body.close()
         key = _put_quarantine(s3, item, quarantine.records(), config) if quarantine.count else None
-        result = ingestion.finish(lines=lines, rejected=quarantine.count, quarantine_key=key)
+        result = ingestion.finish(lines=lines, rejected=quarantine.count, quarantine_key=key, klines=klines)
     logger.info("object processed", extra=_summary(result))
     return result
 
@@ -314,6 +333,39 @@ def _put_quarantine(s3: Any, item: ObjectEvent, body: bytes, config: AggregatorS
     return key
 
 
+def measure_minute_check() -> CheckSummary | None:
+    """Emit the minute check of the 24 hours up to the newest stored kline as two levels:
+    ``MinutesDisagreeing`` (a row differs from its kline) and ``MinutesWithoutRow`` (a kline with
+    trades and no row). Pending minutes count in neither. Nothing is emitted before the first
+    kline; a failure is logged and counted, and never fails the event (its objects are done)."""
+    try:
+        window = recent_window(store())
+        summary = None if window is None else check_summary(store(), *window, limit=5)
+    except StoreError:
+        logger.exception("minute check failed")
+        metrics.add_metric(name="MinuteCheckFailures", unit=MetricUnit.Count, value=1)
+        return None
+    if summary is None:
+        return None
+    disagreeing = summary.counts["differs"] - summary.without_row
+    metrics.add_metric(name=MINUTES_DISAGREEING_METRIC, unit=MetricUnit.Count, value=disagreeing)
+    metrics.add_metric(name=MINUTES_WITHOUT_ROW_METRIC, unit=MetricUnit.Count, value=summary.without_row)
+    if summary.differing:
+        logger.warning(
+            "minutes differ from Binance's klines",
+            extra={"counts": summary.counts, "first": [_difference(d) for d in summary.differing]},
+        )
+    return summary
+
+
+def _difference(minute: MinuteDifference) -> dict[str, Any]:
+    return {
+        "symbol": minute.symbol,
+        "minute": minute.minute,
+        "fields": {f.field: [str(f.ours), str(f.kline)] for f in minute.fields},
+    }
+
+
 def _prune(config: AggregatorSettings, now: int) -> None:
     """A bounded share of the retention work; a failure is logged and counted, and the next
     invocation tries again: it never fails the event (its objects are done)."""
@@ -347,6 +399,8 @@ def _count(result: IngestResult) -> None:
     metrics.add_metric(name="LinesRejected", unit=MetricUnit.Count, value=result.rejected)
     metrics.add_metric(name="DuplicateTrades", unit=MetricUnit.Count, value=result.duplicates)
     metrics.add_metric(name="MinuteRowsWritten", unit=MetricUnit.Count, value=result.minutes)
+    if result.klines:
+        metrics.add_metric(name="KlinesStored", unit=MetricUnit.Count, value=result.klines)
     if result.late:
         metrics.add_metric(name=LATE_OBJECTS_METRIC, unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="LateTrades", unit=MetricUnit.Count, value=result.late)
@@ -364,5 +418,6 @@ def _summary(result: IngestResult) -> dict[str, Any]:
         "duplicates": result.duplicates,
         "late": result.late,
         "minutes": result.minutes,
+        "klines": result.klines,
         "redelivered": result.redelivered,
     }

@@ -12,6 +12,7 @@ import sqlite3
 from decimal import Decimal
 
 from minutes.aggregate import EXACT
+from minutes.verify import published_as
 
 
 class _DecimalSum:
@@ -39,6 +40,23 @@ def _decimal_sub(left: str | None, right: str | None) -> str | None:
     if left is None or right is None:
         return None
     return str(EXACT.subtract(Decimal(left), Decimal(right)))
+
+
+def _decimal_add(left: str | None, right: str | None) -> str | None:
+    if left is None or right is None:
+        return None
+    return str(EXACT.add(Decimal(left), Decimal(right)))
+
+
+def _published_as(exact: str | int | None, published: str | int | None) -> int | None:
+    """``published_as(ours, kline)``: minutes/verify.py's comparison, for the minute_check view."""
+    if exact is None or published is None:
+        return None
+    return int(published_as(_number(exact), _number(published)))
+
+
+def _number(value: str | int) -> Decimal | int:
+    return value if isinstance(value, int) else Decimal(value)
 
 
 def _decimal_div(numerator: str | None, denominator: str | None, places: int) -> str | None:
@@ -87,5 +105,7 @@ def register(connection: sqlite3.Connection) -> None:
     connection.create_window_function("decimal_sum", 1, _DecimalSum)
     connection.create_function("decimal_sub", 2, _decimal_sub, deterministic=True)
     connection.create_function("decimal_div", 3, _decimal_div, deterministic=True)
+    connection.create_function("decimal_add", 2, _decimal_add, deterministic=True)
+    connection.create_function("published_as", 2, _published_as, deterministic=True)
     connection.create_aggregate("decimal_max", 1, _DecimalMax)
     connection.create_aggregate("decimal_min", 1, _DecimalMin)

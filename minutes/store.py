@@ -92,7 +92,7 @@ _LEDGER_TOTALS = (
 _UPDATE_LEDGER = (
     "UPDATE processed_objects SET line_count = ?, accepted = ?, rejected = ?, duplicates = ?,"
     " minutes = ?, late = ?, status = ?, reason = ?, quarantine_key = ?, first_trade_time = ?,"
-    " last_trade_time = ? WHERE object_id = ?"
+    " last_trade_time = ?, klines = ? WHERE object_id = ?"
 )
 ALL_SYMBOLS = "*"  # final_ranges.symbol for a range final for every symbol (not a valid symbol)
 RETENTION = "retention"  # final_ranges.source of the retention's one range
@@ -170,6 +170,7 @@ class IngestResult:
     late: int = 0  # valid trades of final minutes: counted, not stored
     status: str = PROCESSED  # processed | late | rejected (refused whole)
     reason: str | None = None  # why an object was refused whole
+    klines: int = 0  # valid closed klines the object held, stored (minutes.klines)
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,8 +255,11 @@ class Ingestion:
         self._touched.update((t.symbol, t.minute) for t in kept)
 
     @_at_edge
-    def finish(self, *, lines: int, rejected: int, quarantine_key: str | None = None) -> IngestResult:
-        """Recompute the touched minutes and complete the ledger row."""
+    def finish(
+        self, *, lines: int, rejected: int, quarantine_key: str | None = None, klines: int = 0
+    ) -> IngestResult:
+        """Recompute the touched minutes and complete the ledger row (``klines``: how many
+        closed klines the caller stored in this transaction, see ``minutes.klines``)."""
         if self.result is not None:
             return self.result
         rows = self.store._recompute(self._touched)
@@ -275,11 +279,21 @@ class Ingestion:
                 quarantine_key,
                 self._first_time,
                 self._last_time,
+                klines,
                 self.ref.object_id,
             ),
         )
         self.result = IngestResult(
-            self.ref, lines, self._accepted, rejected, duplicates, len(rows), False, self._late, status
+            self.ref,
+            lines,
+            self._accepted,
+            rejected,
+            duplicates,
+            len(rows),
+            False,
+            self._late,
+            status,
+            klines=klines,
         )
         return self.result
 
@@ -291,7 +305,21 @@ class Ingestion:
         self.store.execute("ROLLBACK TO SAVEPOINT claimed")
         self.store.execute(
             _UPDATE_LEDGER,
-            (lines, 0, 0, 0, 0, 0, REJECTED, reason[:1000], quarantine_key, None, None, self.ref.object_id),
+            (
+                lines,
+                0,
+                0,
+                0,
+                0,
+                0,
+                REJECTED,
+                reason[:1000],
+                quarantine_key,
+                None,
+                None,
+                0,
+                self.ref.object_id,
+            ),
         )
         self.result = IngestResult(self.ref, lines, 0, 0, 0, 0, False, 0, REJECTED, reason)
         return self.result

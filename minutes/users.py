@@ -3,8 +3,8 @@
 On RDS the schema custom resource signs in as the master user (the only code that does) and
 calls ``converge_user`` for each application user:
 
-- ``aggregator``: the S3 handler. Reads and writes its three tables, row by row: no DDL, no
-  other table, no other database.
+- ``aggregator``: the S3 handler. Reads and writes its tables, row by row, and reads the
+  minute check: no DDL, no other table, no other database.
 - ``dashboard``: the dashboard and QuickSight. SELECT on the minute rows, the ledger and the
   views, nothing else (not the raw trades).
 
@@ -39,17 +39,23 @@ DASHBOARD = "dashboard"
 HOST = "%"  # the functions' addresses are not fixed; the security groups say who may connect
 
 # Role -> table or view -> the privileges its code needs there, and nothing more.
-# aggregator: INSERT IGNORE, SELECT and DELETE (the retention window's pruning) on agg_trades;
+# aggregator: INSERT, SELECT and DELETE (the retention window's pruning) on agg_trades, and
+# UPDATE, which MySQL asks of the no-op ``ON DUPLICATE KEY UPDATE symbol = symbol`` that makes a
+# stored trade's insert do nothing (minutes/store.py, never INSERT IGNORE);
 # REPLACE (= DELETE + INSERT) and SELECT on trade_minutes; INSERT, UPDATE (duplicates,
 # redeliveries) and SELECT on the ledger; SELECT, INSERT and UPDATE (ranges only grow) on
-# final_ranges, the minutes made final by retention.
+# final_ranges, the minutes made final by retention; SELECT, INSERT and UPDATE (a different
+# kline replaces one, never deleted) on binance_klines, and SELECT on the minute_check view it
+# measures after each event (minutes/klines.py).
 # dashboard: what dashboard/queries.py and the QuickSight data sets read (a test checks both).
 PRIVILEGES: dict[str, dict[str, frozenset[str]]] = {
     AGGREGATOR: {
-        "agg_trades": frozenset({"SELECT", "INSERT", "DELETE"}),
+        "agg_trades": frozenset({"SELECT", "INSERT", "UPDATE", "DELETE"}),
         "trade_minutes": frozenset({"SELECT", "INSERT", "DELETE"}),
         "processed_objects": frozenset({"SELECT", "INSERT", "UPDATE"}),
         "final_ranges": frozenset({"SELECT", "INSERT", "UPDATE"}),
+        "binance_klines": frozenset({"SELECT", "INSERT", "UPDATE"}),
+        "minute_check": frozenset({"SELECT"}),
     },
     DASHBOARD: {
         name: frozenset({"SELECT"})
@@ -60,6 +66,8 @@ PRIVILEGES: dict[str, dict[str, frozenset[str]]] = {
             "minute_prices",
             "minute_spread",
             "trade_minutes_maker_side",
+            "binance_klines",
+            "minute_check",
         )
     },
 }

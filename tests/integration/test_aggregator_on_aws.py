@@ -51,7 +51,8 @@ def test_the_schema_resource_migrates_on_create_and_update_and_keeps_data_on_del
     assert created["PhysicalResourceId"] == schema.PHYSICAL_ID
     assert created["Data"]["Applied"] == (
         "001_agg_trades,002_trade_minutes,003_processed_objects,004_views,005_binary_symbols,"
-        "006_minute_bounds,007_ledger_outcomes,008_final_ranges,009_minute_status,010_history"
+        "006_minute_bounds,007_ledger_outcomes,008_final_ranges,009_minute_status,010_history,"
+        "011_minute_check"
     )
     updated = schema.on_event(
         {"RequestType": "Update", "PhysicalResourceId": schema.PHYSICAL_ID}, lambda_context

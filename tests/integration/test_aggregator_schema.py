@@ -47,6 +47,8 @@ def test_no_character_column_of_any_table_or_view_compares_case_insensitively(st
             "minute_spread",
             "trade_minutes_maker_side",
             "trade_minutes_status",
+            "binance_klines",
+            "minute_check",
         }
         loose = [(t, c, collation) for t, c, collation in columns if not collation.endswith("_bin")]
         assert loose == []
@@ -165,6 +167,7 @@ def test_an_existing_database_is_migrated_and_the_row_a_stray_symbol_replaced_is
             "008_final_ranges",
             "009_minute_status",
             "010_history",
+            "011_minute_check",
         ]
         assert target.minute_rows() == [*minute_rows(FIRST_MINUTE), good_second]
         assert target.execute("SELECT COUNT(*) FROM agg_trades WHERE symbol <> 'BTCUSDT'") == [(0,)]

@@ -54,6 +54,7 @@ def test_migrations_apply_once(db_url):
             "008_final_ranges",
             "009_minute_status",
             "010_history",
+            "011_minute_check",
         ]
         assert target.migrate() == []
 

@@ -14,10 +14,10 @@ from urllib.parse import urlsplit
 import pymysql
 import pytest
 
-from minutes import users
+from minutes import klines, users
 from minutes.aggregate import minute_rows
 from minutes.store import MySqlStore, ObjectRef, open_store
-from tests.fixtures.data import sample_trades
+from tests.fixtures.data import kline_of, sample_trades
 from tests.fixtures.servers import MYSQL_HOST, MYSQL_PORT, mysql_admin
 
 pytestmark = pytest.mark.integration
@@ -121,7 +121,12 @@ def test_the_aggregator_user_ingests_replays_and_reads_its_rows(accounts) -> Non
     )
     with store:
         ref = ObjectRef("bucket", "trades/date=2026-01-01/hour=00/minute=00/a.ndjson", "etag-1")
-        first = store.ingest(ref, TRADES, lines=len(TRADES), rejected=0)
+        with store.ingestion(ref) as ingestion:  # trades and klines, as the handler stores them
+            ingestion.add(TRADES)
+            rows = minute_rows(TRADES)
+            klines.store_klines(store, [kline_of(row) for row in rows])
+            klines.store_klines(store, [kline_of(rows[0], trades=1)])  # a different kline: UPDATE
+            first = ingestion.finish(lines=len(TRADES) + len(rows) + 1, rejected=0, klines=len(rows) + 1)
         again = store.ingest(ref, TRADES, lines=len(TRADES), rejected=0)  # a repeated S3 event: UPDATE
         other = ObjectRef("bucket", "trades/date=2026-01-01/hour=00/minute=01/b.ndjson", "etag-2")
         overlap = store.ingest(other, TRADES[100:], lines=100, rejected=0)  # REPLACE of touched minutes
@@ -130,9 +135,14 @@ def test_the_aggregator_user_ingests_replays_and_reads_its_rows(accounts) -> Non
         assert store.ledger_totals().redeliveries == 1
         # Retention, as the handler runs it after each event: minutes made final, raw trades dropped.
         newest = max(trade.trade_time for trade in TRADES)
-        pruned = store.prune(now_ms=newest + 60 * 60_000, retention_ms=60_000, max_rows=len(TRADES))
+        # (The window counts back from the newest stored minute, and these trades all fall in one.)
+        pruned = store.prune(now_ms=newest + 60 * 60_000, retention_ms=0, max_rows=len(TRADES))
         assert pruned.deleted > 0
         assert store.minute_rows() == minute_rows(TRADES)  # the rows stay; only raw trades go
+        summary = klines.check_summary(
+            store, *klines.recent_window(store)
+        )  # what it measures after each event
+        assert (summary.counts["agrees"], summary.counts["differs"]) == (len(rows) - 1, 1)
 
 
 def test_the_aggregator_user_cannot_change_the_schema_or_read_elsewhere(accounts, other_database) -> None:
@@ -147,6 +157,9 @@ def test_the_aggregator_user_cannot_change_the_schema_or_read_elsewhere(accounts
             "SELECT * FROM schema_migrations",
             "DELETE FROM processed_objects",  # the ledger is only ever added to
             "DELETE FROM final_ranges",  # final ranges only ever grow
+            "DELETE FROM binance_klines",  # a kline is replaced, never removed
+            "UPDATE minute_check_settings SET pending_seconds = 0",
+            "SELECT * FROM minute_check_settings",
             "UPDATE trade_minutes SET TOTAL_COUNT_BUY = 0",
             f"SELECT * FROM `{other_database}`.secrets",
             "SELECT * FROM mysql.user",
@@ -173,6 +186,8 @@ def test_the_dashboard_user_reads_the_rows_and_views_and_nothing_else(accounts, 
         database=aggregator.database,
     ) as store:
         store.ingest(ObjectRef("b", "k", "e"), TRADES, lines=len(TRADES), rejected=0)
+        with store.writing():
+            klines.store_klines(store, [kline_of(row) for row in minute_rows(TRADES)])
     connection = accounts[users.DASHBOARD].connect()
     try:
         with connection.cursor() as cursor:
@@ -187,6 +202,8 @@ def test_the_dashboard_user_reads_the_rows_and_views_and_nothing_else(accounts, 
             "UPDATE trade_minutes SET TOTAL_COUNT_BUY = 0",
             "DELETE FROM processed_objects",
             "DROP VIEW daily_totals",
+            "UPDATE binance_klines SET trades = 0",
+            "UPDATE minute_check_settings SET pending_seconds = 0",
             "CREATE TABLE mine (id INT)",
             f"SELECT * FROM `{other_database}`.secrets",
         ):

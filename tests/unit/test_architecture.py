@@ -60,9 +60,6 @@ KNOWN_COPIES = {
     ("infra/kafka_host.py", "TOPIC_ENV"),
     ("infra/kafka_host.py", "BUCKET_ENV"),
     ("infra/kafka_host.py", "REGION_ENV"),
-    ("lambda_aggregator/handler.py", "POWERTOOLS_SERVICE_NAME_ENV"),
-    ("lambda_aggregator/handler.py", "POWERTOOLS_METRICS_NAMESPACE_ENV"),
-    ("lambda_aggregator/handler.py", "AGGREGATOR_SERVICE_NAME"),
     ("producer/settings.py", "KAFKA_BOOTSTRAP_ENV"),
     ("producer/settings.py", "TOPIC_ENV"),
 }

@@ -609,3 +609,29 @@ def test_throttles_a_near_timeout_and_failed_rotations_alarm(synth_default: Synt
         if a.get("MetricName") == "Errors" and isinstance(a["Dimensions"][0]["Value"], str)
     }
     assert rotations <= alarmed
+
+
+# --- issue 14: the minute check and late objects are watched -----------------------------------
+
+
+def test_disagreeing_minutes_minutes_without_a_row_and_late_objects_alarm(synth_default: Synth) -> None:
+    from contract.pipeline import LATE_OBJECTS_METRIC, MINUTES_DISAGREEING_METRIC, MINUTES_WITHOUT_ROW_METRIC
+
+    env = aggregator(synth_default)["Properties"]["Environment"]["Variables"]
+    by_name = {a.get("MetricName"): a for a in alarms(synth_default).values()}
+    (topic_id, _) = synth_default.one("AWS::SNS::Topic")
+    for name, statistic in (
+        (MINUTES_DISAGREEING_METRIC, "Maximum"),  # a level: differing minutes in the last 24 h
+        (MINUTES_WITHOUT_ROW_METRIC, "Maximum"),
+        (LATE_OBJECTS_METRIC, "Sum"),  # a count of objects
+    ):
+        alarm = by_name[name]
+        assert alarm["Namespace"] == env["POWERTOOLS_METRICS_NAMESPACE"], name
+        assert alarm["Dimensions"] == [{"Name": "service", "Value": env["POWERTOOLS_SERVICE_NAME"]}], name
+        assert (alarm["Statistic"], alarm["ComparisonOperator"], alarm["Threshold"]) == (
+            statistic,
+            "GreaterThanOrEqualToThreshold",
+            1,
+        ), name
+        assert alarm["TreatMissingData"] == "notBreaching", name
+        assert {"Ref": topic_id} in alarm["AlarmActions"] and {"Ref": topic_id} in alarm["OKActions"], name
