@@ -148,3 +148,23 @@ def test_a_bad_kline_frame_is_rejected_and_the_stream_goes_on(kafka, topic, tmp_
     records, topic_klines = split(read_topic(kafka.bootstrap, topic, expect=1500 + fake.klines_closed))
     assert_exact_sequence(records, ids_of(fake))
     assert topic_klines == klines[: fake.klines_closed] and fake.klines_closed >= 3
+
+
+def test_klines_missed_are_fetched_within_binances_rate_limits(kafka, topic, tmp_path):
+    trades, klines = sample_trades()[:3000], minute_klines(13)
+
+    async def scenario():
+        async with FakeBinance(trades, klines=klines, limit=2000) as fake:
+            fake.advance(2000)  # minutes close while nobody listens: only REST has their klines
+            fake.rate_limit(2, retry_after=0.3)  # the first two REST requests: the klines' own
+            settings = settings_for(fake, kafka.bootstrap, topic, tmp_path)
+            save_state(settings.state_file, {}, 0.0, {"BTCUSDT": FIRST_MINUTE - MINUTE_MS})
+            async with running(settings) as stats:
+                await until(lambda: stats.klines_produced == fake.klines_closed, "the klines missed")
+            return fake, stats
+
+    fake, stats = asyncio.run(scenario())
+    assert fake.stats.rest_limited == 2 and stats.rest_rate_limited == 2
+    gaps = [b - a for a, b in zip(fake.stats.rest_times, fake.stats.rest_times[1:], strict=False)]
+    assert min(gaps[:2]) >= 0.3  # Retry-After waited out, twice
+    assert stats.klines_backfilled == fake.klines_closed >= 4 and stats.kline_holes == 0
