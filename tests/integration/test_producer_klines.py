@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 from decimal import Decimal
 
 import pytest
 
 from binance.events import MINUTE_MS, AggTrade
 from binance.klines import Kline, parse_kline_event
+from binance.rest import rest_klines_json
 from binance.streams import combined_frame, kline_event_json
 from onebox.fake_binance import FakeBinance
 from producer.settings import ProducerSettings
 from producer.state import load_state, save_state
 from tests.fixtures.data import PublishedKline, sample_trades
+from tests.fixtures.hostile_binance import HostileBinance
 from tests.fixtures.kafka import Record, assert_exact_sequence, read_topic
 from tests.fixtures.producer import ids_of, running, settings_for, until
 
@@ -168,3 +171,29 @@ def test_klines_missed_are_fetched_within_binances_rate_limits(kafka, topic, tmp
     gaps = [b - a for a, b in zip(fake.stats.rest_times, fake.stats.rest_times[1:], strict=False)]
     assert min(gaps[:2]) >= 0.3  # Retry-After waited out, twice
     assert stats.klines_backfilled == fake.klines_closed >= 4 and stats.kline_holes == 0
+
+
+def test_a_bad_kline_in_a_rest_answer_is_left_out_and_its_minute_logged_as_a_hole(
+    kafka, topic, tmp_path, caplog
+):
+    trades, klines = sample_trades()[:3000], minute_klines(13)
+    caplog.set_level(logging.ERROR, logger="producer.service")
+
+    async def scenario():
+        async with HostileBinance(trades, klines=klines, limit=2000) as fake:
+            fake.advance(2000)
+            closed = klines[: fake.klines_closed]
+            page = rest_klines_json(closed).replace(b'"4.08",', b'"4.08.1",', 1)  # the first kline's volume
+            fake.poison_rest(rest_klines_json(closed[-2:]), page)  # the newest closed, then the page
+            settings = settings_for(fake, kafka.bootstrap, topic, tmp_path)
+            save_state(settings.state_file, {}, 0.0, {"BTCUSDT": FIRST_MINUTE - MINUTE_MS})
+            async with running(settings) as stats:
+                await until(lambda: stats.klines_produced == len(closed) - 1, "the good klines")
+            return fake, stats, closed
+
+    fake, stats, closed = asyncio.run(scenario())
+    assert fake.poisoned_sent == 2
+    assert stats.rejected == {"rest_item": 1} and stats.kline_holes == 1
+    assert "KLINE HOLE: the klines of 1 minutes from 2026-01-01T00:00Z will not be in Kafka" in caplog.text
+    records, topic_klines = split(read_topic(kafka.bootstrap, topic, expect=len(closed) - 1))
+    assert topic_klines == closed[1:] and records == []  # no trade: they all happened before it connected
