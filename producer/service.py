@@ -590,6 +590,10 @@ class _Service:
             if last is not None and kline.open_time <= last:
                 self._stats.kline_duplicates += 1  # REST had it already
                 return
+            if last is not None and kline.open_time > last + MINUTE_MS:
+                self._give_up_klines(
+                    kline.symbol, last + MINUTE_MS, kline.open_time, "REST lists none of them"
+                )
         await self._release_kline(kline.symbol, kline.open_time, event)
 
     async def _release_kline(self, symbol: str, open_time: int, event: bytes) -> None:
@@ -631,6 +635,7 @@ class _Service:
             except RestError as exc:
                 self._give_up_klines(symbol, start, end, f"REST: {exc}")
                 return
+            page_start = start
             for item in page.klines:
                 open_time = item.kline.open_time
                 if open_time >= end:
@@ -641,8 +646,12 @@ class _Service:
                 self._stats.klines_backfilled += 1
                 fetched += 1
                 start = open_time + MINUTE_MS
-            if page.reached_open or not page.klines:
-                break  # nothing newer is closed yet
+            if start == page_start:
+                if before is not None and page.klines:  # REST lists later minutes, none of these
+                    self._give_up_klines(symbol, start, end, "REST does not list them")
+                break  # else nothing newer is closed yet (REST may lag the stream a moment)
+            if page.reached_open:
+                break
         if fetched:
             logger.info("%s: %d klines from REST, up to %s", symbol, fetched, _minute(start - MINUTE_MS))
 

@@ -197,3 +197,29 @@ def test_a_bad_kline_in_a_rest_answer_is_left_out_and_its_minute_logged_as_a_hol
     assert "KLINE HOLE: the klines of 1 minutes from 2026-01-01T00:00Z will not be in Kafka" in caplog.text
     records, topic_klines = split(read_topic(kafka.bootstrap, topic, expect=len(closed) - 1))
     assert topic_klines == closed[1:] and records == []  # no trade: they all happened before it connected
+
+
+def test_a_kline_gap_rest_cannot_fill_is_a_hole_and_the_stream_goes_on(kafka, topic, tmp_path):
+    trades, klines = sample_trades()[:1500], minute_klines(13)
+    ahead = kline_event_json(klines[5], klines[5].open_time + MINUTE_MS)
+
+    async def scenario():
+        async with HostileBinance(trades, klines=klines, limit=100) as fake:  # 100 trades: all of 00:00
+            fake.inject(trades[10].agg_id, combined_frame("btcusdt@kline_1m", ahead))  # 00:05, early
+            # The catch-up's "newest closed" is none (nothing closed yet); then, asked for 00:00 to
+            # 00:04, REST lists only 00:07 (a REST that skipped past them).
+            fake.poison_klines(b"[]", rest_klines_json([klines[7]]))
+            settings = settings_for(fake, kafka.bootstrap, topic, tmp_path)
+            save_state(settings.state_file, {}, 0.0, {"BTCUSDT": FIRST_MINUTE - MINUTE_MS})
+            async with running(settings) as stats:
+                await until(lambda: stats.produced == 100, "the first 100 trades")
+                fake.allow(1500)
+                await until(lambda: stats.produced == 1500, "the rest")
+            return fake, stats
+
+    fake, stats = asyncio.run(scenario())
+    assert fake.poisoned_sent == 2
+    assert stats.kline_holes == 5  # 00:00 to 00:04, logged, never waited for again
+    assert stats.kline_duplicates == fake.klines_closed == 4  # the stream's own 00:00-00:03 came after
+    _, topic_klines = split(read_topic(kafka.bootstrap, topic, expect=1500 + 1))
+    assert topic_klines == [klines[5]]
