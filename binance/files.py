@@ -170,8 +170,12 @@ def parse_lines(
         klines: list[Kline] = []
         try:
             if _KLINE_MARK in body:  # a minute's kline or two among the trades: set them apart
-                klines = [parse_kline_event(line, now=now) for line in lines if is_kline_event(line)]  # type: ignore[arg-type]
-                body = b"\n".join(line for line in lines if not is_kline_event(line))  # type: ignore[arg-type]
+                at = [i for i, line in enumerate(lines) if _KLINE_MARK in line and is_kline_event(line)]  # type: ignore[operator, arg-type]
+                klines = [parse_kline_event(lines[i], now=now) for i in at]  # type: ignore[arg-type]
+                others = list(lines)
+                for i in reversed(at):
+                    del others[i]
+                body = b"\n".join(others)  # type: ignore[arg-type]
             trades = parse_event_batch(body, now=now)
         except BadLineError:
             pass

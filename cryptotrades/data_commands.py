@@ -1,4 +1,5 @@
-"""``cryptotrades aggregate``, ``verify`` and ``db migrate``: the core on files, no pipeline needed."""
+"""``cryptotrades aggregate``, ``verify`` and ``db migrate``: the core on files (and ``verify --db``
+on a database's rows and klines), no pipeline needed."""
 
 from __future__ import annotations
 
@@ -10,14 +11,18 @@ from collections.abc import Iterable
 from typing import Any, TextIO
 
 from binance.errors import BinanceError
+from binance.events import MINUTE_MS
 from binance.files import Parsed, describe_file_name, read_trades
-from binance.klines import read_klines
+from binance.klines import Kline, read_klines
+from binance.parse import now_ms
 from bulk.engine import aggregate_files
 from contract.errors import SettingsError
+from cryptotrades.raw_trade_commands import minute_arg
 from minutes.aggregate import COLUMNS, minute_rows, minute_text, record
 from minutes.errors import StoreError
+from minutes.klines import pending_delay, stored_klines
 from minutes.store import open_store
-from minutes.verify import compare, complete_minutes
+from minutes.verify import Verdict, compare, complete_minutes
 
 EXIT_REJECTED = 3  # aggregate: some lines were rejected (the rows of the good ones are printed)
 EXIT_DIFFERENT = 1  # verify: some minute differs from its kline
@@ -39,16 +44,24 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
 
     verify = subparsers.add_parser(
         "verify",
-        help="compare the minute rows of trade files with Binance 1-minute kline files",
+        help="compare minute rows (of trade files, or stored) with Binance's 1-minute klines",
         description="Report every complete minute and column where the rows computed from DATA differ from "
-        f"Binance's klines. Exit 0 when all agree, {EXIT_DIFFERENT} on a difference, "
+        "Binance's klines; with --db, where the database's rows differ from its stored klines (or from "
+        "--klines files), pending minutes left out. "
+        f"Exit 0 when all agree, {EXIT_DIFFERENT} on a difference, "
         f"{EXIT_NOTHING_TO_COMPARE} when no complete minute has a kline.",
     )
     verify.add_argument(
-        "--klines", nargs="+", required=True, metavar="FILE", help="1m kline CSV or zip files"
+        "--klines", nargs="+", metavar="FILE", help="1m kline CSV or zip files (required without --db)"
     )
-    verify.add_argument("data", nargs="+", metavar="DATA", help="aggTrades files or captured streams")
-    verify.add_argument("--symbol", help="market of files whose name does not say it")
+    verify.add_argument("data", nargs="*", metavar="DATA", help="aggTrades files or captured streams")
+    verify.add_argument("--symbol", help="market of files whose name does not say it; with --db, only it")
+    verify.add_argument(
+        "--db",
+        help="check the rows stored here instead of DATA: sqlite:///path.db or mysql://user:pw@host/db",
+    )
+    verify.add_argument("--from", dest="start", help="with --db: first minute, UTC: 2026-01-01T00:00")
+    verify.add_argument("--to", dest="end", help="with --db: end of the range (exclusive), UTC")
     verify.set_defaults(func=run_verify)
 
     db = subparsers.add_parser("db", help="database maintenance")
@@ -90,16 +103,20 @@ def write_rows(records: Iterable[dict[str, Any]], fmt: str, out: TextIO) -> None
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    if args.db:
+        return run_verify_db(args)
+    if not args.klines or not args.data or args.start or args.end:
+        print(
+            "cryptotrades verify: give --klines FILE... and DATA files, or --db URL "
+            "(--from and --to go with --db)",
+            file=sys.stderr,
+        )
+        return EXIT_UNREADABLE
     sources = _read_all(args.data, args.symbol)
     if sources is None:
         return EXIT_UNREADABLE
-    klines = []
     try:
-        for path in args.klines:
-            found, bad = read_klines(path, args.symbol)
-            klines.extend(found)
-            for reject in bad:
-                print(f"{path}:{reject.line}: {reject.reason}", file=sys.stderr)
+        klines = _kline_files(args.klines, args.symbol)
     except (OSError, BinanceError) as exc:
         print(f"cryptotrades verify: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
@@ -109,12 +126,64 @@ def run_verify(args: argparse.Namespace) -> int:
     ]
     verdict = compare(minute_rows(trades), klines, complete_minutes(trades, whole_days))
     _report_rejects(sources)
+    return _report(verdict, "klines outside the data's complete minutes")
+
+
+def run_verify_db(args: argparse.Namespace) -> int:
+    """The database's rows against its stored klines (what the minute_check view shows), or
+    against kline files; minutes still pending (closed less than the delay ago) are left out."""
+    if args.data:
+        print("cryptotrades verify: --db checks stored rows; DATA files go without it", file=sys.stderr)
+        return EXIT_UNREADABLE
+    try:
+        start = minute_arg(args.start, "--from") if args.start else None
+        end = minute_arg(args.end, "--to") if args.end else None
+        if start is not None and end is not None and end <= start:
+            raise SettingsError(f"--to {args.end!r} is not after --from {args.start!r}")
+        klines = _kline_files(args.klines, args.symbol) if args.klines else None
+        with open_store(args.db) as store:
+            rows = store.minute_rows(args.symbol, start, end)
+            if klines is None:
+                klines = stored_klines(store, args.symbol, start, end)
+            delay_s = pending_delay(store)
+    except (StoreError, SettingsError, OSError, BinanceError) as exc:
+        print(f"cryptotrades verify: {exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    klines = [
+        k
+        for k in klines
+        if (start is None or k.open_time >= start)
+        and (end is None or k.open_time < end)
+        and (args.symbol is None or k.symbol == args.symbol)
+    ]
+    settled = now_ms() - delay_s * 1000 - MINUTE_MS  # a minute that starts after this is pending
+    complete: dict[str, set[int]] = {}
+    for kline in klines:
+        if kline.open_time <= settled:
+            complete.setdefault(kline.symbol, set()).add(kline.open_time)
+    return _report(
+        compare(rows, klines, complete), f"klines of minutes still pending (the delay is {delay_s} s)"
+    )
+
+
+def _kline_files(paths: list[str], symbol: str | None) -> list[Kline]:
+    klines: list[Kline] = []
+    for path in paths:
+        found, bad = read_klines(path, symbol)
+        klines.extend(found)
+        for reject in bad:
+            print(f"{path}:{reject.line}: {reject.reason}", file=sys.stderr)
+    return klines
+
+
+def _report(verdict: Verdict, skipped: str) -> int:
+    """Today's verify output: one line per difference, then the counts; the exit status."""
     for diff in verdict.differences:
         ours = "no row" if diff.ours is None else diff.ours
         print(f"{minute_text(diff.minute)} {diff.symbol} {diff.column}: ours {ours}, kline {diff.kline}")
     print(
         f"{verdict.compared} complete minutes compared, {len(verdict.differences)} differences, "
-        f"{verdict.skipped} klines outside the data's complete minutes"
+        f"{verdict.skipped} {skipped}"
     )
     if verdict.differences:
         return EXIT_DIFFERENT

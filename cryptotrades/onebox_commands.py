@@ -9,6 +9,7 @@ from typing import Any
 
 from contract.errors import CryptotradesError, SettingsError
 from minutes.errors import SchemaMissingError, StoreError
+from minutes.klines import summary_text
 from minutes.store import open_store, redacted
 from onebox import status
 from onebox.pipeline import EXIT_FAILED, Pipeline
@@ -50,10 +51,11 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
 
     show = subparsers.add_parser(
         "status",
-        help="the last minute rows, the ledger, each stage's counters and the dead letters",
+        help="the last minute rows, the ledger, the check against Binance, each stage's counters and the "
+        "dead letters",
         description="What the database and the last `cryptotrades run` left: the newest minute rows, the "
-        "ledger of S3 objects (accepted, rejected, duplicates), each stage's counters and the events that "
-        "were given up on.",
+        "ledger of S3 objects (accepted, rejected, duplicates), how many minutes of the last 24 h agree "
+        "with Binance's klines, each stage's counters and the events that were given up on.",
     )
     OneboxSettings.add_arguments(show, "db_url", "state_dir")
     show.add_argument("--rows", type=int, default=5, help="how many minute rows to show (default 5)")
@@ -84,6 +86,7 @@ def run_status(args: argparse.Namespace) -> int:
         with open_store(url) as store:
             rows = status.last_rows(store, args.rows)
             totals = store.ledger_totals()
+            check = status.minute_check(store)
     except SchemaMissingError as exc:
         print(f"cryptotrades status: cannot read the tables ({exc}); `cryptotrades db migrate` creates them")
         return EXIT_FAILED
@@ -94,6 +97,7 @@ def run_status(args: argparse.Namespace) -> int:
     for row in rows:
         print(f"  {status.row_text(row)}")
     print(f"ledger: {status.ledger_text(totals)}")
+    print(summary_text(check))
     stages = status.stage_stats(settings.state_dir)
     if stages:
         print(f"last run's stages ({settings.state_dir / 'stats'}):")

@@ -8,9 +8,15 @@
 | `/api/spread`   | per minute: buy minus sell USD, 30-minute sum  | minute_spread            |
 | `/api/usd`      | per minute: USD bought and USD sold            | trade_minutes            |
 | `/api/candles`  | OHLC, volume delta and its sum, trades/minute  | trade_minutes            |
-| `/api/health`   | newest minute's age, ledger, dead letters      | trade_minutes, processed_objects |
+| `/api/health`   | newest minute's age, ledger, dead letters, the | trade_minutes, processed_objects, |
+|                 | check against Binance's klines (last 24 h)     | minute_check, binance_klines |
 | `/api/symbols`  | the markets the database holds                 | trade_minutes            |
 | `/api/config`   | what the page needs to start                   | nothing                  |
+
+The per-minute chart endpoints (prices, spread, usd, candles) also answer ``differing``: the
+minutes of their window that differ from Binance's kline (view ``minute_check``), which the page
+marks on the charts. A database without the check's tables (before migration 011) answers
+``minute_check: null`` and no marks rather than failing the panels.
 
 Windowed endpoints take ``symbol``, ``range`` + ``anchor`` or ``start`` + ``end``, and
 ``grain`` (see ``dashboard.window``); every answer names its window and grain. Past a
@@ -46,6 +52,7 @@ from dashboard.window import (
     symbol_of,
     window_request,
 )
+from minutes import klines
 from minutes.errors import SchemaMissingError
 from minutes.store import Store
 
@@ -84,6 +91,7 @@ class Endpoint:
     default_range: str
     max_minutes: int
     source: str  # the view or table it reads, reported with the data
+    marks: bool = False  # answers the window's minutes that differ from Binance ("differing")
 
 
 def _prices(store: Store, symbol: str, window: Window) -> dict[str, Any]:
@@ -135,10 +143,10 @@ def _totals(store: Store, symbol: str, window: Window) -> dict[str, Any]:
 ENDPOINTS: dict[str, Endpoint] = {
     "/api/totals": Endpoint(_totals, "1h", MAX_SPAN, "trade_minutes"),
     "/api/daily": Endpoint(_daily, "30d", MAX_SPAN, "daily_totals"),
-    "/api/prices": Endpoint(_prices, "1h", MAX_SPAN, "minute_prices"),
-    "/api/spread": Endpoint(_spread, "1h", MAX_SPAN, "minute_spread"),
-    "/api/usd": Endpoint(_usd, "1h", MAX_SPAN, "trade_minutes"),
-    "/api/candles": Endpoint(_candles, "1h", MAX_SPAN, "trade_minutes"),
+    "/api/prices": Endpoint(_prices, "1h", MAX_SPAN, "minute_prices", marks=True),
+    "/api/spread": Endpoint(_spread, "1h", MAX_SPAN, "minute_spread", marks=True),
+    "/api/usd": Endpoint(_usd, "1h", MAX_SPAN, "trade_minutes", marks=True),
+    "/api/candles": Endpoint(_candles, "1h", MAX_SPAN, "trade_minutes", marks=True),
 }
 OTHER_PATHS = ("/api/health", "/api/symbols", "/api/config")
 
@@ -169,6 +177,8 @@ def answer(path: str, query: str, pool: StorePool, context: Context) -> Answer:
             newest = queries.newest_minute(store, symbol)
             window = resolve(request, newest, context.now_ms)
             body = endpoint.panel(store, symbol, window)
+            if endpoint.marks:
+                body["differing"] = _differing(store, symbol, window)
         return Answer(
             HTTPStatus.OK,
             {
@@ -192,7 +202,30 @@ def _health(store: Store, symbol: str, context: Context) -> dict[str, Any]:
     newest = queries.newest_minute(store, symbol)
     ledger = queries.ledger(store)
     count, note = _dead_letters(context.dead_letters)
-    return {"symbol": symbol, **panels.health(newest, ledger, context.now_ms, count, note)}
+    return {
+        "symbol": symbol,
+        **panels.health(newest, ledger, context.now_ms, count, note),
+        "minute_check": _minute_check(store, symbol),
+    }
+
+
+def _minute_check(store: Store, symbol: str) -> dict[str, Any] | None:
+    """The check of the 24 h up to the newest stored kline, for this market."""
+    try:
+        window = klines.recent_window(store)
+        summary = None if window is None else klines.check_summary(store, *window, symbol, limit=3)
+    except SchemaMissingError:  # a database before migration 011: no check yet, the rest still shown
+        store.rollback()
+        return None
+    return panels.minute_check(summary)
+
+
+def _differing(store: Store, symbol: str, window: Window) -> list[dict[str, Any]]:
+    try:
+        return panels.differing(klines.differing_minutes(store, window.start_ms, window.end_ms, symbol))
+    except SchemaMissingError:
+        store.rollback()
+        return []
 
 
 def _dead_letters(hook: DeadLetterHook | None) -> tuple[int | None, str | None]:

@@ -196,6 +196,7 @@
     const t = {
       buy: v("--buy"), sell: v("--sell"), running: v("--running"), all: v("--neutral"), trades: v("--trades"),
       grid: v("--line"), zero: v("--zero"), ink: v("--chart-ink"), muted: v("--muted"), card: v("--card"),
+      stale: v("--stale"),
     };
     return Object.assign(t, {
       buyArea: alpha(t.buy, 0.12), sellArea: alpha(t.sell, 0.12),
@@ -282,6 +283,17 @@
     return Plotly.react(document.getElementById(id), traces, chartLayout, PLOT_CONFIG);
   }
 
+  // Minutes whose row differs from Binance's own kline (body.differing): a dashed line each,
+  // across every plot of the chart. The health strip's card lists them.
+  function marked(body, t, chartLayout) {
+    const minutes = body.differing || [];
+    chartLayout.shapes = minutes.map((minute) => ({
+      type: "line", xref: "x", yref: "paper", x0: localStamp(minute.time), x1: localStamp(minute.time),
+      y0: 0, y1: 1, line: { color: t.stale, width: 2, dash: "dot" }, name: `differs from Binance: ${minute.text}`,
+    }));
+    return chartLayout;
+  }
+
   const lineMode = (n) => (n <= 90 ? "lines+markers" : "lines");
 
   function renderCandles(body) {
@@ -315,7 +327,7 @@
         marker: { color: t.trades }, hovertemplate: "%{y:,} trades",
       },
     ];
-    draw("chart-candles", traces, layout(t, {
+    draw("chart-candles", traces, marked(body, t, layout(t, {
       // Each of its four plots has a titled axis; on a phone its legend would take four rows.
       margin: NARROW.matches ? Object.assign(margins(true), { t: 8 }) : margins(true),
       showlegend: !NARROW.matches,
@@ -327,7 +339,7 @@
         title: { text: "running sum, BTC", font: { color: t.running } }, tickfont: { color: t.running },
       }),
       yaxis4: valueAxis(t, empty, { domain: [0, 0.16], title: { text: "trades" }, rangemode: "tozero" }),
-    }));
+    })));
     return s.time.length;
   }
 
@@ -341,10 +353,10 @@
         marker: { size: 4 }, hovertemplate: "%{y:,.2f} USD" },
       { type: "scatter", mode, name: "Sell", x, y: s.avg_price_sell.map(num), line: { color: t.sell, width: 2 },
         marker: { size: 4 }, hovertemplate: "%{y:,.2f} USD" },
-    ], layout(t, {
+    ], marked(body, t, layout(t, {
       xaxis: timeAxis(body, t),
       yaxis: valueAxis(t, x.length === 0, { tickformat: ",.0f", title: { text: "USD per BTC" } }),
-    }));
+    })));
     return s.time.length;
   }
 
@@ -363,7 +375,7 @@
         hovertemplate: "%{y:+,.2f} USD" },
       { type: "scatter", mode: "lines", name: ROLLING_NAMES[body.rolling], x, y: running, yaxis: "y2",
         line: { color: t.running, width: 2 }, hovertemplate: "%{y:+,.2f} USD" },
-    ], layout(t, {
+    ], marked(body, t, layout(t, {
       margin: margins(true),
       xaxis: timeAxis(body, t),
       yaxis: valueAxis(t, empty, { tickformat: "~s", range: spreadRange, title: { text: `USD / ${grain}` } }),
@@ -372,7 +384,7 @@
         tickmode: "auto", nticks: 6,
         title: { text: `USD, ${ROLLING_WORDS[body.rolling]}`, font: { color: t.running } }, tickfont: { color: t.running },
       }),
-    }));
+    })));
     return s.time.length;
   }
 
@@ -388,10 +400,10 @@
         fillcolor: t.buyArea, line: { color: t.buy, width }, hovertemplate: "%{y:,.2f} USD" },
       { type: "scatter", mode, name: "Sold", x, y: s.total_usd_sell.map(num), fill, marker: { size: 4 },
         fillcolor: t.sellArea, line: { color: t.sell, width }, hovertemplate: "%{y:,.2f} USD" },
-    ], layout(t, {
+    ], marked(body, t, layout(t, {
       xaxis: timeAxis(body, t),
       yaxis: valueAxis(t, x.length === 0, { tickformat: "~s", title: { text: `USD / ${body.window.grain}` }, rangemode: "tozero" }),
-    }));
+    })));
     return s.time.length;
   }
 
@@ -476,7 +488,26 @@
       setText("health-dead", formatInt(body.dead_letters));
       setText("health-dead-sub", "events the pipeline gave up on");
     }
+    renderCheck(body.minute_check);
     return 1;
+  }
+
+  // How many minutes of the last 24 h agree with Binance's own klines (the same line as
+  // `cryptotrades status`), and the first that differ.
+  function renderCheck(check) {
+    const card = document.querySelector(".check-card");
+    if (!check) {
+      card.dataset.check = "none";
+      setText("health-check", "—");
+      setText("health-check-sub", "no klines stored yet", "");
+      return;
+    }
+    card.dataset.check = check.differs ? "differs" : "agrees";
+    setText("health-check", `${formatInt(check.agrees)} of ${formatInt(check.checked)}`, check.text);
+    const first = check.differing.map((minute) => minute.text).join("; ");
+    setText("health-check-sub", check.differs
+      ? `minutes, last 24 h · ${formatInt(check.differs)} differ: ${first}${check.differs > check.differing.length ? " …" : ""}`
+      : "minutes, last 24 h · all agree", check.text);
   }
 
   function renderTotals(body) {

@@ -18,6 +18,7 @@ from typing import Any
 from binance.events import MINUTE_MS
 from dashboard.window import GRAINS, iso_time
 from minutes.aggregate import EXACT, minute_ms
+from minutes.klines import CheckSummary, MinuteDifference, difference_text, summary_text
 
 PRICE_PLACES = 8
 BTC_PLACES = 8
@@ -309,3 +310,31 @@ def health(
         "dead_letters": dead_letters,
         "dead_letters_note": dead_letters_note,
     }
+
+
+def minute_check(summary: CheckSummary | None) -> dict[str, Any] | None:
+    """The health strip's check against Binance: the counts, the status line and the first
+    differing minutes; None before the first kline."""
+    if summary is None:
+        return None
+    return {
+        "start": iso_time(summary.start_ms),
+        "end": iso_time(summary.end_ms),
+        "checked": summary.checked,
+        **summary.counts,
+        "without_row": summary.without_row,
+        "text": summary_text(summary),
+        "differing": differing(summary.differing),
+    }
+
+
+def differing(minutes: Sequence[MinuteDifference]) -> list[dict[str, Any]]:
+    """Minutes that differ from Binance's kline, for marks on the charts."""
+    return [
+        {
+            "time": iso_time(minute.minute),
+            "fields": [f.field for f in minute.fields],
+            "text": difference_text(minute),
+        }
+        for minute in minutes
+    ]

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from minutes.aggregate import MinuteRow, minute_ms
+from minutes.klines import CheckSummary, check_summary, recent_window
 from minutes.store import LedgerTotals, Store
 from onebox import stages
 from onebox.stages import DEAD_LETTERS_FILE, StageCounters
@@ -41,6 +42,12 @@ def last_rows(store: Store, count: int) -> list[MinuteRow]:
     oldest = min(minute_ms(t) for t in times)
     rows = store.minute_rows(start_ms=oldest)
     return rows[-count:] if len(rows) > count else rows
+
+
+def minute_check(store: Store) -> CheckSummary | None:
+    """The minute check of the 24 hours up to the newest stored kline; None before the first kline."""
+    window = recent_window(store)
+    return None if window is None else check_summary(store, *window, limit=5)
 
 
 def stored_trades(store: Store, symbol: str, first_id: int, last_id: int) -> int:

@@ -29,9 +29,11 @@ import msgspec
 import pytest
 
 from dashboard.server import DashboardServer, start_dashboard
+from minutes import klines
+from minutes.aggregate import minute_rows
 from minutes.store import ObjectRef, open_store
 from tests.fixtures.dashboard import DESKTOP, PHONE, Chromium, Filled, Page, Screen, fill_with_sample
-from tests.fixtures.data import sample_trades
+from tests.fixtures.data import kline_of, sample_trades
 
 pytestmark = pytest.mark.integration
 
@@ -405,6 +407,46 @@ def markets(tmp_path_factory) -> Iterator[tuple[DashboardServer, int]]:
         store.ingest(ObjectRef("b", "trades/eth.ndjson", "e"), second, lines=len(second), rejected=0)
     with start_dashboard(url) as server:
         yield server, len(second)
+
+
+def test_the_health_strip_counts_minutes_agreeing_with_binance_and_the_charts_mark_the_others(
+    chromium, tmp_path
+):
+    url = f"sqlite:///{tmp_path / 'cryptotrades.db'}"
+    rows = minute_rows(sample_trades())
+    seventh = rows[7].trades_buy + rows[7].trades_sell
+    with open_store(url) as store:
+        store.migrate()
+        fill_with_sample(store)
+        with store.writing():
+            klines.store_klines(store, [kline_of(r, trades=seventh + 1) if i == 7 else kline_of(r)
+                                        for i, r in enumerate(rows)])  # fmt: skip
+    with start_dashboard(url, dead_letters=lambda: 0) as server:
+        page = open_page(chromium, server.url + SAMPLE_WINDOW)
+        assert text_of(page, "health-check") == "12 of 13"
+        assert text_of(page, "health-check-sub") == (
+            f"minutes, last 24 h · 1 differ: 00:07 trades {seventh} vs {seventh + 1}"
+        )
+        assert page.evaluate("document.querySelector('.check-card').dataset.check") == "differs"
+        assert page.evaluate("document.getElementById('health-check').title") == (
+            "last 24 h: 12 of 13 minutes agree with Binance; "
+            f"1 differ: 00:07 trades {seventh} vs {seventh + 1}"
+        )
+        # 00:07 UTC is 09:07 in Tokyo: one dotted line there on every per-minute chart.
+        for chart in ("chart-candles", "chart-prices", "chart-spread", "chart-usd"):
+            shapes = page.evaluate(f"document.getElementById('{chart}').layout.shapes")
+            assert [(s["x0"], s["x1"], s["yref"]) for s in shapes] == [
+                ("2026-01-01 09:07:00", "2026-01-01 09:07:00", "paper")
+            ], chart
+        assert page.console_errors() == []
+    without = url.replace("cryptotrades.db", "without-klines.db")
+    with open_store(without) as store:
+        store.migrate()
+        fill_with_sample(store)
+    with start_dashboard(without, dead_letters=lambda: 0) as server:
+        page = open_page(chromium, server.url + SAMPLE_WINDOW)
+        assert text_of(page, "health-check-sub") == "no klines stored yet"
+        assert page.evaluate("document.getElementById('chart-candles').layout.shapes") == []
 
 
 def test_the_market_picker_lists_the_database_and_the_address_keeps_the_choice(chromium, markets):

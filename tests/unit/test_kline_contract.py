@@ -13,7 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from binance.errors import BadLineError
+from binance.files import parse_ndjson
 from binance.klines import Kline, is_kline_event, parse_kline_event
+from minutes.aggregate import minute_rows
+from tests.fixtures.data import event_line, kline_event_line, kline_of, sample_trades
 
 NOW = 1_767_225_660_001  # 2026-01-01T00:01:00.001Z
 # The published minute 2026-01-01 00:00 of BTCUSDT, as the kline stream sends it.
@@ -197,3 +200,18 @@ def test_any_change_of_kline_values_is_a_kline_or_a_bad_line(changes):
         return
     assert kline.low <= min(kline.open, kline.close) <= max(kline.open, kline.close) <= kline.high
     assert kline.taker_buy_base <= kline.volume and kline.taker_buy_quote <= kline.quote_volume
+
+
+def test_kline_lines_in_an_object_are_routed_to_the_kline_contract_and_the_trades_stay_whole():
+    trades = sample_trades()[:600]
+    kline = kline_of(minute_rows(trades)[0])
+    good = [event_line(t) for t in trades]
+    body = b"\n".join([*good[:300], kline_event_line(kline), *good[300:]]) + b"\n"
+    parsed = parse_ndjson(body, now=NOW + 30 * 86_400_000)
+    assert (parsed.trades, parsed.klines, parsed.rejects, parsed.lines) == (trades, [kline], [], 601)
+    # A bad kline is a reject with its line and reason; the good lines around it still count.
+    bad = kline_event_line(kline).replace(b'"i":"1m"', b'"i":"1h"')
+    parsed = parse_ndjson(b"\n".join([*good[:300], bad, *good[300:]]), now=NOW + 30 * 86_400_000)
+    assert (len(parsed.trades), parsed.klines, parsed.lines) == (600, [], 601)
+    (reject,) = parsed.rejects
+    assert reject.line == 301 and reject.reason.startswith("kline event: field k.i (interval): '1h'")
