@@ -51,10 +51,15 @@ How it works
   and reading stops (Binance may then drop us: the reconnect's gap is filled from REST).
 - Every new connection (not a rotation's) first asks REST for the newest trade and fetches
   what happened while nobody listened, so a downtime is filled at once, even in a quiet market.
-- The state file holds, per symbol, the last id Kafka confirmed; at start the service
-  resumes after the later of that and the last id in the topic's tail. A gap is fetched up to
-  ``max_backfill`` trades (beyond, a hole is logged with its ids); REST answers that retrying
-  cannot change, or REST failing for ``backfill_give_up``, also end in a logged hole.
+- Closed 1-minute klines (``<symbol>@kline_1m`` on the same connection) are checked with
+  ``binance.klines.parse_kline_event`` and published to the same topic, once each, in open-time
+  order, on a path of their own that never touches the trade sequencing; on every new
+  connection the ones missed are fetched from REST ``/api/v3/klines`` (docs/producer.md, "Klines").
+- The state file holds, per symbol, the last id Kafka confirmed (and the last kline's open
+  time); at start the service resumes after the later of that and the last id in the topic's
+  tail. A gap is fetched up to ``max_backfill`` trades (beyond, a hole is logged with its
+  ids); REST answers that retrying cannot change, or REST failing for ``backfill_give_up``,
+  also end in a logged hole.
 """
 
 from __future__ import annotations
