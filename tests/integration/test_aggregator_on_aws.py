@@ -63,7 +63,7 @@ def test_the_schema_resource_migrates_on_create_and_update_and_keeps_data_on_del
     )
     assert deleted == {"PhysicalResourceId": schema.PHYSICAL_ID}
     with open_store(mysql_url) as target:
-        assert target.execute("SELECT COUNT(*) FROM schema_migrations") == [(10,)]
+        assert target.execute("SELECT COUNT(*) FROM schema_migrations") == [(11,)]
 
 
 def test_the_handler_connects_with_the_secret(rds_secret, mysql_url, bucket, lambda_context):
