@@ -13,6 +13,7 @@ from binance.rest import kline_event_from_rest, klines_from_rest, klines_path, r
 from binance.streams import FrameKind, combined_frame, kline_event_json, kline_is_open, read_frame
 from producer.errors import StateFileError
 from producer.state import decode_state, encode_state
+from producer.stats import Stats, log_line
 
 MINUTE = 60_000
 OPEN = 1_767_225_600_000  # 2026-01-01 00:00 UTC
@@ -116,3 +117,13 @@ def test_a_kline_mark_that_is_not_a_minute_is_refused_naming_the_file_and_symbol
     data = encode_state({}, 0.0, {"BTCUSDT": value})  # type: ignore[dict-item]
     with pytest.raises(StateFileError, match=r"state.json: last kline open time of 'BTCUSDT' is"):
         decode_state(data, "state.json")
+
+
+def test_health_and_the_stats_line_count_klines():
+    stats = Stats(klines_received=3, klines_open=90, klines_produced=3, kline_released={"BTCUSDT": OPEN})
+    snapshot = stats.snapshot()
+    assert (snapshot["klines_received"], snapshot["klines_open"], snapshot["klines_produced"]) == (3, 90, 3)
+    line = log_line(snapshot)
+    assert "klines_produced=3" in line and f"kline_released.BTCUSDT={OPEN}" in line
+    for name in ("kline_duplicates", "klines_backfilled", "kline_holes"):
+        assert f"{name}=0" in line
