@@ -43,9 +43,11 @@ checkov: $(CHECKOV_STAMP)
 run: runtime
 	$(BIN)/cryptotrades run
 
-# The same pipeline on bundled real trades, for a machine with no internet.
+# The same pipeline on bundled real trades, for a machine with no internet; the fake Binance also
+# serves Binance's published kline of 00:00, so minute_check has a minute to agree on.
 demo: runtime
-	$(BIN)/cryptotrades run --replay data/demo/BTCUSDT-aggTrades-2026-01-01_first5000rows.csv --speed 0
+	$(BIN)/cryptotrades run --replay data/demo/BTCUSDT-aggTrades-2026-01-01_first5000rows.csv \
+		--klines data/demo/BTCUSDT-1m-2026-01-01_published.csv --speed 0
 
 test: venv checkov
 	$(BIN)/ruff check .

@@ -25,7 +25,8 @@ the event          exactly the keys ``e E s k``: ``e`` ``"kline"``, ``E`` an id-
                    (sums of a minute), zero allowed; ``V <= v``.
 ``q Q``            quote volumes: up to 34 digits before the point, zero allowed; ``Q <= q``.
 ``n``              trades, an id-sized integer; ``f``, ``L`` (first and last trade id):
-                   ids, or -1 for a kline without trades; ``f <= L``.
+                   ids with ``f <= L``, or both -1 when not known (a kline without trades;
+                   a kline the producer rendered from REST, which lists no trade ids).
 ``B``              Binance's "ignore" field: a string of at most 32 characters.
 =================  ==========================================================================
 """
@@ -205,7 +206,9 @@ def parse_kline_event(line: bytes | str, *, now: int | None = None) -> Kline:
         )
     trades = checked_id(_integer(k, "n"), _field("n"))
     first, last = _trade_id(k, "f"), _trade_id(k, "L")
-    if first > last or (trades and first < 0):
+    # Both -1: the trade ids are not known. A minute without trades has none, and klines from
+    # REST /api/v3/klines carry none (the producer renders them into this shape with -1).
+    if first > last or (first < 0) != (last < 0):
         raise BadLineError(
             f"fields k.f, k.L (first, last trade id): {first}, {last} do not bound {trades} trades"
         )

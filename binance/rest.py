@@ -1,4 +1,4 @@
-"""Binance's REST ``GET /api/v3/aggTrades``: request paths, answers, and their parsing.
+"""Binance's REST ``GET /api/v3/aggTrades`` and ``GET /api/v3/klines``: request paths, answers, parsing.
 
 Facts (Binance spot REST documentation):
 
@@ -16,6 +16,14 @@ Facts (Binance spot REST documentation):
   (the trade time: the event time of a trade read later is unknown) and ``"s"`` in front
   of Binance's own bytes, so prices and quantities keep the exact text Binance sent.
 
+- ``GET /api/v3/klines?symbol=&interval=1m&startTime=&limit=`` (limit at most 1000, weight 2)
+  lists klines from ``startTime`` on, oldest first, each an array ``[open time, "open",
+  "high", "low", "close", "volume", close time, "quote volume", trades, "taker buy base",
+  "taker buy quote", "ignore"]``. The last one may be the minute still open.
+  `klines_from_rest` renders each closed one as the ``<symbol>@kline_1m`` stream event
+  (``"E"`` = the time of the answer, ``"x": true``, trade ids unknown: -1), splicing in
+  Binance's own bytes, so the aggregator reads one format whichever way a kline came.
+
 Everything here is pure except `RestClient`, the HTTP call at the edge.
 """
 
@@ -32,12 +40,16 @@ from urllib.parse import urlencode, urlsplit
 import msgspec
 
 from binance.errors import BadLineError, RestError, RestUnreachableError
-from binance.events import AggTrade
+from binance.events import MINUTE_MS, AggTrade
+from binance.klines import Kline, parse_kline_event
 from binance.parse import parse_event
+from binance.streams import NO_TRADE_ID
 
 AGG_TRADES_PATH = "/api/v3/aggTrades"
+KLINES_PATH = "/api/v3/klines"
 MAX_LIMIT = 1000
 REQUEST_WEIGHT = 4
+KLINES_REQUEST_WEIGHT = 2
 WEIGHT_LIMIT_PER_MINUTE = 6000
 USED_WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1M"
 RETRY_AFTER_HEADER = "Retry-After"
@@ -54,6 +66,20 @@ def agg_trades_path(symbol: str, from_id: int | None = None, limit: int = MAX_LI
         params["fromId"] = from_id
     params["limit"] = limit
     return f"{AGG_TRADES_PATH}?{urlencode(params)}"
+
+
+def klines_path(symbol: str, start_time: int | None, limit: int = MAX_LIMIT) -> str:
+    """``/api/v3/klines?symbol=BTCUSDT&interval=1m&startTime=1767225600000&limit=1000``
+    (no ``startTime``: the newest klines)."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise RestError(f"limit {limit} is outside 1..{MAX_LIMIT}")
+    params: dict[str, str | int] = {"symbol": symbol, "interval": "1m"}
+    if start_time is not None:
+        if start_time < 0:
+            raise RestError(f"startTime {start_time} is negative")
+        params["startTime"] = start_time
+    params["limit"] = limit
+    return f"{KLINES_PATH}?{urlencode(params)}"
 
 
 class AnswerKind(enum.Enum):
@@ -190,6 +216,121 @@ def parse_agg_trades(body: bytes, symbol: str, from_id: int | None = None) -> Re
         previous = trade.agg_id
         trades.append(RestTrade(trade, event))
     return RestPage(trades, rejected)
+
+
+class RestKline(NamedTuple):
+    kline: Kline
+    event: bytes  # the kline in the ``<symbol>@kline_1m`` stream event shape (see `klines_from_rest`)
+
+
+class KlinePage(NamedTuple):
+    """One klines answer: its closed klines in order, what was wrong with the others, and whether
+    it ended with a minute still open (there is nothing newer to ask for then)."""
+
+    klines: list[RestKline]
+    rejected: list[str]
+    reached_open: bool
+
+
+_KLINE_FIELDS = 12
+# The stream event's keys and the array's places of the values spliced in (Binance's bytes).
+_KLINE_TEXT_FIELDS = (("o", 1), ("c", 4), ("h", 2), ("l", 3), ("v", 5))
+_KLINE_VOLUME_FIELDS = (("q", 7), ("V", 9), ("Q", 10))
+
+
+def kline_event_from_rest(item: bytes, symbol: str, answered_at: int) -> tuple[int, bytes]:
+    """A REST kline array as the closed kline's stream event; ``(close time, event)``.
+
+    `BadLineError` when the item is not a 12-place array with integer times; the event's
+    values are checked by the kline contract afterwards.
+    """
+    try:
+        places = _ITEMS.decode(item)
+        times = [msgspec.json.decode(bytes(places[i]), type=int) for i in (0, 6)] if len(places) > 6 else []
+    except _DECODING_ERRORS as exc:
+        problem = "nested deeper than the decoder goes" if isinstance(exc, RecursionError) else exc
+        raise BadLineError(f"not a kline array: {problem}") from None
+    if len(places) != _KLINE_FIELDS:
+        raise BadLineError(f"expected a kline array of {_KLINE_FIELDS} values, got {len(places)}")
+    open_time, close_time = times
+    raw = [bytes(place) for place in places]
+    body = b",".join(b'"%s":%s' % (key.encode(), raw[place]) for key, place in _KLINE_TEXT_FIELDS)
+    volumes = b",".join(b'"%s":%s' % (key.encode(), raw[place]) for key, place in _KLINE_VOLUME_FIELDS)
+    event = (
+        b'{"e":"kline","E":%d,"s":"%s","k":{"t":%d,"T":%d,"s":"%s","i":"1m","f":%d,"L":%d,%s,"n":%s,'
+        b'"x":true,%s,"B":%s}}'
+        % (
+            answered_at,
+            symbol.encode(),
+            open_time,
+            close_time,
+            symbol.encode(),
+            NO_TRADE_ID,
+            NO_TRADE_ID,
+            body,
+            raw[8],
+            volumes,
+            raw[11],
+        )
+    )
+    return close_time, event
+
+
+def klines_from_rest(
+    body: bytes, symbol: str, start_time: int | None, answered_at: int, closed_before: int | None = None
+) -> KlinePage:
+    """The closed klines of one klines answer, in order, as stream events.
+
+    A kline whose close time is not before ``closed_before`` (ms; default ``answered_at``,
+    the time of the answer) is taken for the minute still open: it and anything after it
+    are left for later (a caller whose clock may run ahead of Binance's passes a margin). An item that breaks
+    the kline contract is left out and described in ``rejected``. `RestError` when the
+    answer as a whole is unusable: not a JSON array, or open times that do not ascend from
+    ``start_time`` on.
+    """
+    try:
+        items = _ITEMS.decode(body)
+    except _DECODING_ERRORS as exc:
+        problem = "nested deeper than the decoder goes" if isinstance(exc, RecursionError) else exc
+        raise RestError(
+            f"klines answer for {symbol} is not a JSON array: {body[:200]!r} ({problem})"
+        ) from None
+    klines: list[RestKline] = []
+    rejected: list[str] = []
+    previous = -1 if start_time is None else start_time - MINUTE_MS
+    for index, raw in enumerate(items):
+        try:
+            close_time, event = kline_event_from_rest(bytes(raw), symbol, answered_at)
+            if close_time >= (answered_at if closed_before is None else closed_before):
+                return KlinePage(klines, rejected, True)
+            kline = parse_kline_event(event)
+        except (BadLineError, *_DECODING_ERRORS) as exc:
+            rejected.append(f"item {index}: {exc}")
+            continue
+        if kline.open_time <= previous:
+            raise RestError(
+                f"klines answer for {symbol}: item {index} opens at {kline.open_time}, not after {previous}: "
+                f"the open times do not ascend{'' if start_time is None else f' from {start_time}'}"
+            )
+        previous = kline.open_time
+        klines.append(RestKline(kline, event))
+    return KlinePage(klines, rejected, False)
+
+
+def rest_klines_json(klines: list[Kline]) -> bytes:
+    """Klines as the REST API lists them (for fakes and tests)."""
+    return (
+        b"["
+        + b",".join(
+            (
+                f'[{k.open_time},"{k.open:f}","{k.high:f}","{k.low:f}","{k.close:f}","{k.volume:f}",'
+                f'{k.open_time + MINUTE_MS - 1},"{k.quote_volume:f}",{k.trades},"{k.taker_buy_base:f}",'
+                f'"{k.taker_buy_quote:f}","0"]'
+            ).encode()
+            for k in klines
+        )
+        + b"]"
+    )
 
 
 def rest_json(trades: list[AggTrade]) -> bytes:

@@ -26,8 +26,10 @@ import msgspec
 
 from binance.errors import BinanceError
 from binance.events import AggTrade
+from binance.klines import Kline
 
 AGG_TRADE_SUFFIX = "@aggTrade"
+KLINE_SUFFIX = "@kline_1m"  # the 1-minute klines: a closed one is checked against our minute row
 _SYMBOL = re.compile(r"^[A-Z0-9]{2,20}$")
 
 
@@ -73,11 +75,24 @@ def stream_name(symbol: str) -> str:
     return f"{symbol.lower()}{AGG_TRADE_SUFFIX}"
 
 
-def combined_stream_url(ws_url: str, symbols: tuple[str, ...] | list[str]) -> str:
-    """The combined aggTrade stream of ``symbols``: ``wss://…/stream?streams=btcusdt@aggTrade/…``."""
+def kline_stream_name(symbol: str) -> str:
+    """The 1-minute kline stream of a symbol: ``BTCUSDT`` -> ``btcusdt@kline_1m``."""
+    return f"{symbol.lower()}{KLINE_SUFFIX}"
+
+
+def combined_stream_url(ws_url: str, symbols: tuple[str, ...] | list[str], *, klines: bool = True) -> str:
+    """The combined stream of ``symbols``: ``wss://…/stream?streams=btcusdt@aggTrade/btcusdt@kline_1m/…``.
+
+    With ``klines`` each symbol's 1-minute kline stream comes along on the same connection
+    (Binance allows 1024 streams a connection), so the producer can publish Binance's own
+    closed klines beside the trades.
+    """
     if not symbols:
         raise BinanceError("a combined stream needs at least one symbol")
-    return f"{ws_url.rstrip('/')}/stream?streams=" + "/".join(stream_name(s) for s in symbols)
+    names = [stream_name(s) for s in symbols]
+    if klines:
+        names += [kline_stream_name(s) for s in symbols]
+    return f"{ws_url.rstrip('/')}/stream?streams=" + "/".join(names)
 
 
 def raw_stream_url(ws_url: str, symbol: str) -> str:
@@ -89,11 +104,12 @@ class StreamPath(NamedTuple):
     """What a stream request path asks for."""
 
     combined: bool  # /stream?streams=… (frames wrapped) rather than /ws/… (raw events)
-    symbols: tuple[str, ...]  # upper case, in the order asked
+    symbols: tuple[str, ...]  # aggTrade streams: upper case, in the order asked
+    kline_symbols: tuple[str, ...] = ()  # 1-minute kline streams, likewise
 
 
 def parse_stream_path(path: str) -> StreamPath:
-    """Read ``/ws/btcusdt@aggTrade`` or ``/stream?streams=a@aggTrade/b@aggTrade`` (for servers)."""
+    """Read ``/ws/btcusdt@aggTrade`` or ``/stream?streams=a@aggTrade/a@kline_1m`` (for servers)."""
     parts = urlsplit(path)
     if parts.path.startswith("/ws/"):
         names, combined = [parts.path[len("/ws/") :]], False
@@ -104,16 +120,20 @@ def parse_stream_path(path: str) -> StreamPath:
         raise BinanceError(f"{path!r} is not a stream path (/ws/<stream> or /stream?streams=…)")
     if not names:
         raise BinanceError(f"{path!r} names no stream")
-    symbols = []
+    symbols, kline_symbols = [], []
     for name in names:
-        if not name.endswith(AGG_TRADE_SUFFIX):
-            raise BinanceError(f"stream {name!r} in {path!r} is not an aggTrade stream")
-        symbols.append(normalize_symbol(name[: -len(AGG_TRADE_SUFFIX)]))
-    return StreamPath(combined, tuple(symbols))
+        if name.endswith(AGG_TRADE_SUFFIX):
+            symbols.append(normalize_symbol(name[: -len(AGG_TRADE_SUFFIX)]))
+        elif name.endswith(KLINE_SUFFIX):
+            kline_symbols.append(normalize_symbol(name[: -len(KLINE_SUFFIX)]))
+        else:
+            raise BinanceError(f"stream {name!r} in {path!r} is neither an aggTrade nor a kline_1m stream")
+    return StreamPath(combined, tuple(symbols), tuple(kline_symbols))
 
 
 class FrameKind(enum.Enum):
     AGG_TRADE = "aggTrade"
+    KLINE = "kline"  # a kline event: published only when closed (``k.x`` true)
     SERVER_SHUTDOWN = "serverShutdown"  # the server is about to close this connection
     RESPONSE = "response"  # the answer to a SUBSCRIBE/LIST request: {"result": …, "id": …}
     ERROR = "error"  # {"code": …, "msg": …}
@@ -200,6 +220,8 @@ def _decoding_problem(exc: BaseException) -> str:
 def _kind_of(event_type: str) -> FrameKind:
     if event_type == "aggTrade":
         return FrameKind.AGG_TRADE
+    if event_type == "kline":
+        return FrameKind.KLINE
     if event_type == "serverShutdown":
         return FrameKind.SERVER_SHUTDOWN
     return FrameKind.OTHER
@@ -215,6 +237,54 @@ def event_json(trade: AggTrade, event_time: int | None = None) -> bytes:
         f'"a":{trade.agg_id},"p":"{trade.price:.8f}","q":"{trade.qty:.8f}",'
         f'"f":{trade.first_trade_id},"l":{trade.last_trade_id},"T":{trade.trade_time},'
         f'"m":{"true" if trade.is_buyer_maker else "false"},"M":true}}'
+    ).encode()
+
+
+class _KlineState(msgspec.Struct):
+    x: bool  # Binance's name for "this kline is closed"
+
+
+class _KlineEvent(msgspec.Struct):
+    k: _KlineState
+
+
+_KLINE_STATE = msgspec.json.Decoder(_KlineEvent)
+
+# A kline whose trade ids are not known: Binance's REST klines carry none, and a minute without
+# trades has none (Binance writes -1 there too).
+NO_TRADE_ID = -1
+
+
+def kline_is_open(event: bytes) -> bool:
+    """A quick look: is this kline event one of the updates of a minute still open (``k.x`` false)?
+
+    Binance sends an open minute's kline every couple of seconds and the closed one once;
+    only the closed one is final. False also when ``k.x`` cannot be read: the strict kline
+    contract (`binance.klines.parse_kline_event`) then says what is wrong with it.
+    """
+    try:
+        return not _KLINE_STATE.decode(event).k.x
+    except _DECODING_ERRORS:
+        return False
+
+
+def kline_event_json(
+    kline: Kline,
+    event_time: int,
+    first_trade_id: int = NO_TRADE_ID,
+    last_trade_id: int = NO_TRADE_ID,
+    *,
+    closed: bool = True,
+) -> bytes:
+    """The kline as Binance's ``<symbol>@kline_1m`` stream sends it (decimals as given, never re-rounded)."""
+    symbol = kline.symbol
+    return (
+        f'{{"e":"kline","E":{event_time},"s":"{symbol}","k":{{"t":{kline.open_time},'
+        f'"T":{kline.open_time + 59_999},"s":"{symbol}","i":"1m","f":{first_trade_id},"L":{last_trade_id},'
+        f'"o":"{kline.open:f}","c":"{kline.close:f}","h":"{kline.high:f}","l":"{kline.low:f}",'
+        f'"v":"{kline.volume:f}","n":{kline.trades},"x":{"true" if closed else "false"},'
+        f'"q":"{kline.quote_volume:f}","V":"{kline.taker_buy_base:f}","Q":"{kline.taker_buy_quote:f}",'
+        '"B":"0"}}'
     ).encode()
 
 

@@ -32,7 +32,7 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
         "3 a stage failed.",
     )
     source = run.add_argument_group("source")
-    OneboxSettings.add_arguments(source, "replay", "speed", "symbol", "until_drained")
+    OneboxSettings.add_arguments(source, "replay", "klines", "speed", "symbol", "until_drained")
     where = run.add_argument_group("where each stage is (flag > environment variable > default)")
     OneboxSettings.add_arguments(
         where,

@@ -30,7 +30,8 @@ class TopicWatch:
     def replay_in_kafka(
         self, replay: ReplayCounters, producer: ProducerCounters, in_kafka: int, now: float
     ) -> bool:
-        """The fake has served every trade, the producer has them all confirmed, the topic is still.
+        """The fake has served every trade, the producer has them all confirmed (and every kline
+        closed in replay time), the topic is still.
 
         A file whose ids have holes, or that repeats a trade, never gets "all" produced: once
         the topic has been still for a while with nothing pending, what can come has come.
@@ -44,7 +45,9 @@ class TopicWatch:
             return False
         still = now - self.since
         return (
-            producer.produced >= replay.distinct and still >= QUIET_BEFORE_DRAIN_S
+            producer.produced >= replay.distinct
+            and producer.klines_produced >= replay.klines_closed
+            and still >= QUIET_BEFORE_DRAIN_S
         ) or still >= STILL_TOPIC_S
 
 

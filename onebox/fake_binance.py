@@ -1,4 +1,5 @@
-"""A local fake of Binance's spot market data: aggTrade WebSocket streams and REST ``aggTrades``.
+"""A local fake of Binance's spot market data: aggTrade and 1-minute kline WebSocket streams,
+REST ``aggTrades`` and ``klines``.
 
 It serves recorded trades on 127.0.0.1 (port 0 picks a free port) with the wire formats of
 the real thing, one port for both protocols. Tests use it in place of Binance, and so does
@@ -24,6 +25,16 @@ Streams: ``/ws/<symbol>@aggTrade`` (raw events) and ``/stream?streams=a@aggTrade
 (combined frames ``{"stream":…,"data":…}``), events byte-for-byte as Binance writes them
 (`binance.streams.event_json`). REST: ``GET /api/v3/aggTrades?symbol=&fromId=&limit=`` in
 Binance's REST shape (`binance.rest.rest_json`), with ``X-MBX-USED-WEIGHT-1M`` (4 a request).
+
+Klines: given ``klines`` (rows of a public-data 1m klines file, `binance.klines.read_klines`),
+``<symbol>@kline_1m`` (alone or in a combined stream) sends each one, closed (``"x":true``),
+when the market's clock passes its minute's end, and ``GET /api/v3/klines?symbol=&interval=1m
+&startTime=&limit=`` lists those closed so far (weight 2). The market's clock is the time of the
+last trade published (speed 0), or the first trade's time plus the elapsed time times ``speed``
+(so at speed 0 the minute of the last trade never closes). The file has no trade ids, so the
+events carry ``"f":-1,"L":-1`` (ids not known), as the producer's REST-rendered ones do. The fake
+sends no updates of open minutes (Binance sends one every two seconds or so) and REST lists no
+open minute: the producer ignores both.
 
 The market
 ----------
@@ -75,12 +86,24 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from binance.errors import BinanceError
-from binance.events import AggTrade
-from binance.rest import AGG_TRADES_PATH, MAX_LIMIT, REQUEST_WEIGHT, USED_WEIGHT_HEADER, rest_json
+from binance.events import MINUTE_MS, AggTrade
+from binance.klines import Kline
+from binance.rest import (
+    AGG_TRADES_PATH,
+    KLINES_PATH,
+    KLINES_REQUEST_WEIGHT,
+    MAX_LIMIT,
+    REQUEST_WEIGHT,
+    USED_WEIGHT_HEADER,
+    rest_json,
+    rest_klines_json,
+)
 from binance.streams import (
     StreamPath,
     combined_frame,
     event_json,
+    kline_event_json,
+    kline_stream_name,
     parse_stream_path,
     server_shutdown_event,
     stream_name,
@@ -108,11 +131,13 @@ class FakeStats:
     pong_timeouts: int = 0  # connections dropped for not answering pings
     shutdown_notices: int = 0  # serverShutdown events sent
     frames_sent: int = 0
+    klines_sent: int = 0  # kline frames sent (each connection's counted)
     skipped_sent: int = 0  # trades left out of streams by skip()
     injected_sent: int = 0  # frames sent by inject()
     rest_requests: int = 0
     rest_limited: int = 0  # REST requests answered 429/418
     rest_trades: int = 0  # trades served over REST
+    rest_klines: int = 0  # klines served over REST
     rest_times: list[float] = field(default_factory=list)  # time.monotonic() of each REST request
     paths: list[str] = field(default_factory=list)  # stream paths asked for, in order
 
@@ -135,6 +160,7 @@ class FakeBinance:
         self,
         trades: Sequence[AggTrade],
         *,
+        klines: Sequence[Kline] = (),
         speed: float = 0.0,
         limit: int | None = None,
         host: str = "127.0.0.1",
@@ -157,6 +183,13 @@ class FakeBinance:
         for place, trade in enumerate(self._trades):
             self._ids.setdefault(trade.symbol, []).append(trade.agg_id)
             self._places.setdefault(trade.symbol, []).append(place)
+        self._first_time = first_time
+        # Klines in the order they close (open time, then symbol), each with its stream event.
+        self._klines = sorted(klines, key=lambda kline: (kline.open_time, kline.symbol))
+        self._kline_closes = [kline.open_time + MINUTE_MS - 1 for kline in self._klines]
+        self._kline_events = [kline_event_json(k, k.open_time + MINUTE_MS) for k in self._klines]
+        self._kline_streams = {k.symbol: kline_stream_name(k.symbol) for k in self._klines}
+        self._klines_closed = 0  # how many of them the market's clock has passed
         self.speed = speed
         self._limit = len(self._trades) if limit is None else min(limit, len(self._trades))
         self._host = host
@@ -257,7 +290,20 @@ class FakeBinance:
         count = min(count, self._limit)
         if count > self._published:
             self._published = count
+            self._close_klines(self._trades[count - 1].trade_time)
             self._notify()
+
+    def _close_klines(self, clock_ms: float) -> None:
+        """The market's clock reads ``clock_ms``: every kline whose minute ended before it is closed."""
+        closed = bisect.bisect_left(self._kline_closes, clock_ms)
+        if closed > self._klines_closed:
+            self._klines_closed = closed
+            self._notify()
+
+    @property
+    def klines_closed(self) -> int:
+        """How many of the klines have closed so far (sent on the kline streams, listed by REST)."""
+        return self._klines_closed
 
     def _notify(self) -> None:
         if self._waiting:
@@ -273,14 +319,21 @@ class FakeBinance:
             self._waiting -= 1
 
     async def _run_market(self) -> None:
-        """speed > 0: publish each trade when its (scaled) time comes."""
+        """speed > 0: publish each trade, and close each kline, when its (scaled) time comes."""
         loop = asyncio.get_running_loop()
         while True:
+            self._close_klines(self._first_time + (loop.time() - self._market_start) * self.speed * 1000)
             place = self._published
-            if place >= self._limit:
+            dues = []
+            if place < self._limit:
+                dues.append(self._market_start + self._offsets[place] / self.speed)
+            if self._klines_closed < len(self._klines):
+                ends_in = (self._kline_closes[self._klines_closed] + 1 - self._first_time) / 1000
+                dues.append(self._market_start + ends_in / self.speed)
+            if not dues:
                 await self._wait_change()
                 continue
-            due = self._market_start + self._offsets[place] / self.speed
+            due = min(dues)
             delay = due - loop.time()
             if delay > 0:
                 # Wake for the due time, or earlier if allow()/advance() changed the market.
@@ -288,7 +341,8 @@ class FakeBinance:
                     await asyncio.wait_for(self._wait_change(), delay)
                 continue
             elapsed = (loop.time() - self._market_start) * self.speed
-            self._publish_to(bisect.bisect_right(self._offsets, elapsed))
+            if place < self._limit:
+                self._publish_to(bisect.bisect_right(self._offsets, elapsed))
 
     # -- faults ------------------------------------------------------------------------------
 
@@ -377,18 +431,30 @@ class FakeBinance:
 
     async def _send_trades(self, stream: _Stream) -> None:
         symbols = set(stream.path.symbols)
+        kline_symbols = set(stream.path.kline_symbols)
         combined = stream.path.combined
         socket = stream.socket
         place = self._published  # a connection hears only what happens after it opened
+        kline = self._klines_closed  # ... klines too
         trades, events, skip, injections = self._trades, self._events, self._skip, self._injections
         while not stream.closing:
             if place >= self._published:
+                if kline < self._klines_closed:
+                    kline = await self._send_klines(
+                        stream, kline, self._klines_closed, kline_symbols, combined
+                    )
+                    continue
                 if self.speed == 0 and place < self._limit:
                     self._publish_to(place + 1)  # the market waits for its fastest reader
                 else:
                     await self._wait_change()
                     continue
             trade = trades[place]
+            if kline < self._klines_closed and self._kline_closes[kline] < trade.trade_time:
+                # Klines whose minute ended before this trade go first, as the clock passed them first.
+                due = bisect.bisect_left(self._kline_closes, trade.trade_time, kline, self._klines_closed)
+                kline = await self._send_klines(stream, kline, due, kline_symbols, combined)
+                continue
             place += 1
             if trade.symbol not in symbols:
                 continue
@@ -404,33 +470,79 @@ class FakeBinance:
                     await socket.send(extra, text=not binary)
                     self.stats.injected_sent += 1
 
+    async def _send_klines(
+        self, stream: _Stream, first: int, end: int, symbols: set[str], combined: bool
+    ) -> int:
+        """Send klines ``first`` up to ``end`` (those of the symbols asked for); answer ``end``."""
+        for index in range(first, end):
+            kline = self._klines[index]
+            if kline.symbol not in symbols:
+                continue
+            event = self._kline_events[index]
+            frame = combined_frame(self._kline_streams[kline.symbol], event) if combined else event
+            await stream.socket.send(frame, text=True)
+            self.stats.klines_sent += 1
+        return end
+
     # -- HTTP --------------------------------------------------------------------------------
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         if urlsplit(request.path).path == AGG_TRADES_PATH:
             return self._answer_agg_trades(connection, request.path)
+        if urlsplit(request.path).path == KLINES_PATH:
+            return self._answer_klines(connection, request.path)
         try:
             parse_stream_path(request.path)
         except BinanceError as exc:
             return connection.respond(404, f"{exc}\n")
         return None  # a stream: go on with the WebSocket handshake
 
-    def _answer_agg_trades(self, connection: ServerConnection, path: str) -> Response:
+    def _limited(self, connection: ServerConnection, weight: int) -> Response | None:
+        """Count a REST request and its weight; the 429/418 answer when one is due."""
         self.stats.rest_requests += 1
         self.stats.rest_times.append(time.monotonic())
         minute = int(time.time() // 60)
         if minute != self._weight_minute:
             self._weight_minute, self._weight_used = minute, 0
-        self._weight_used += REQUEST_WEIGHT
-        if self._rate_limits:
-            status, retry_after = self._rate_limits.pop(0)
-            self.stats.rest_limited += 1
-            response = _json(
-                connection, status, '{"code":-1003,"msg":"Too many requests; current limit exceeded."}'
-            )
-            response.headers["Retry-After"] = f"{retry_after:g}"
-            response.headers[USED_WEIGHT_HEADER] = str(self._weight_used)
-            return response
+        self._weight_used += weight
+        if not self._rate_limits:
+            return None
+        status, retry_after = self._rate_limits.pop(0)
+        self.stats.rest_limited += 1
+        response = _json(connection, status, _TOO_MANY_REQUESTS)
+        response.headers["Retry-After"] = f"{retry_after:g}"
+        response.headers[USED_WEIGHT_HEADER] = str(self._weight_used)
+        return response
+
+    def _answer_klines(self, connection: ServerConnection, path: str) -> Response:
+        limited = self._limited(connection, KLINES_REQUEST_WEIGHT)
+        if limited is not None:
+            return limited
+        query = parse_qs(urlsplit(path).query)
+        symbol = query.get("symbol", [""])[0].upper()
+        if symbol not in self._ids and symbol not in self._kline_streams:
+            return _json(connection, 400, '{"code":-1121,"msg":"Invalid symbol."}')
+        if query.get("interval", [""])[0] != "1m":
+            return _json(connection, 400, '{"code":-1120,"msg":"Invalid interval: this fake serves 1m."}')
+        try:
+            limit = int(query.get("limit", ["500"])[0])
+            start = int(query["startTime"][0]) if "startTime" in query else None
+        except ValueError:
+            return _json(connection, 400, '{"code":-1100,"msg":"Illegal characters found in a parameter."}')
+        if not 1 <= limit <= MAX_LIMIT:
+            return _json(connection, 400, '{"code":-1100,"msg":"limit must be between 1 and 1000."}')
+        closed = [k for k in self._klines[: self._klines_closed] if k.symbol == symbol]
+        # Without startTime Binance lists the most recent klines.
+        chosen = [k for k in closed if k.open_time >= start][:limit] if start is not None else closed[-limit:]
+        self.stats.rest_klines += len(chosen)
+        response = _json(connection, 200, rest_klines_json(chosen).decode())
+        response.headers[USED_WEIGHT_HEADER] = str(self._weight_used)
+        return response
+
+    def _answer_agg_trades(self, connection: ServerConnection, path: str) -> Response:
+        limited = self._limited(connection, REQUEST_WEIGHT)
+        if limited is not None:
+            return limited
         query = parse_qs(urlsplit(path).query)
         symbol = query.get("symbol", [""])[0].upper()
         if symbol not in self._ids:
@@ -546,6 +658,10 @@ class FakeBinanceThread:
     @property
     def trades(self) -> list[AggTrade]:
         return self._server().trades
+
+    @property
+    def klines_closed(self) -> int:
+        return self._server().klines_closed
 
     def allow(self, count: int) -> None:
         self.call(lambda server: server.allow(count))

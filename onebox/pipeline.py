@@ -200,7 +200,12 @@ class Pipeline:
         settings = plan.producer(self.settings, self.bootstrap, topic, replay)
         if replay is not None:
             shutil.rmtree(settings.state_file.parent, ignore_errors=True)
-            save_state(settings.state_file, plan.replay_start_ids(replay), time.time())
+            save_state(
+                settings.state_file,
+                plan.replay_start_ids(replay),
+                time.time(),
+                plan.replay_start_kline_times(replay),
+            )
         settings.state_file.parent.mkdir(parents=True, exist_ok=True)
         self._stage(PRODUCER, settings, env).wait_ready(START_TIMEOUT_S)
 

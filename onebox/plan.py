@@ -12,6 +12,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from binance.events import MINUTE_MS
 from contract.pipeline import (
     AGGREGATOR_SERVICE_NAME,
     BUCKET_ENV,
@@ -110,6 +111,7 @@ def replay(settings: OneboxSettings, bootstrap: str, topic: str) -> ReplaySettin
         align=settings.speed == 1,
         kafka_bootstrap=bootstrap,
         topic=topic,
+        klines=settings.klines,
     )
 
 
@@ -129,6 +131,19 @@ def replay_start_ids(replay: ReplayCounters) -> dict[str, int]:
     above 0 the market does not wait for it).
     """
     return {symbol: ids.first - 1 for symbol, ids in replay.expect.items()}
+
+
+def replay_start_kline_times(replay: ReplayCounters) -> dict[str, int]:
+    """With a klines file: the minute before the replay's first trade, for each symbol.
+
+    So the producer asks the fake's REST for every kline from the first trade's minute on
+    (the same history the trades start from), and none before it: a kline of a minute the
+    replay holds no trades of would only be a row-less kline in ``minute_check``.
+    """
+    if not replay.klines or replay.first_trade_time is None:
+        return {}
+    first_minute = replay.first_trade_time // MINUTE_MS * MINUTE_MS
+    return dict.fromkeys(replay.expect, first_minute - MINUTE_MS)
 
 
 def producer(

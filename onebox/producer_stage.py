@@ -58,6 +58,12 @@ def counters_of(stats: Stats, state: str) -> ProducerCounters:
         uptime=round(time.time() - stats.started_at, 1),
         released=dict(stats.released),
         confirmed=dict(stats.confirmed),
+        klines_received=stats.klines_received,
+        klines_open=stats.klines_open,
+        kline_duplicates=stats.kline_duplicates,
+        klines_backfilled=stats.klines_backfilled,
+        kline_holes=stats.kline_holes,
+        klines_produced=stats.klines_produced,
     )
 
 

@@ -157,8 +157,10 @@ def banner(
     if settings.replay is not None:
         speed = "as fast as possible" if settings.speed == 0 else f"speed {settings.speed:g}"
         lines.append(f"  replay    {settings.replay} ({speed}) through the local fake Binance")
+        if settings.klines is not None:
+            lines.append(f"  klines    {settings.klines}, each at its minute's close (minute_check compares)")
     else:
-        lines.append("  source    Binance's live aggTrade stream")
+        lines.append("  source    Binance's live aggTrade and closed 1-minute kline streams")
     lines.append(f"  logs      {settings.state_dir / 'logs'}/<stage>.log; Ctrl-C stops cleanly")
     return "\n".join(lines)
 

@@ -9,6 +9,11 @@ port), so the producer connects to it exactly as it connects to Binance. It writ
 producer reads. ``--align`` (real time only) waits until the clock's second of the minute is
 the recording's, so the replay's wall-clock minutes are its trade minutes, as they are live.
 
+``--klines K`` adds a Binance 1m klines file (public-data CSV or zip, `binance.klines.read_klines`):
+the fake sends each kline of a replayed symbol on ``<symbol>@kline_1m`` when replay time passes
+its minute's end, and lists the closed ones on REST ``/api/v3/klines``, as Binance does. Rows
+that are not klines are logged and left out; klines of symbols the replay has no trades of too.
+
 Lines of the file that are not trades cannot come from Binance: the fake serves trades, and
 the real producer drops a malformed frame (counting it in ``bad_frames``). So that they take
 the path a corrupt record would take after the producer, they are written to the Kafka
@@ -22,12 +27,14 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import confluent_kafka
 
 from binance.errors import BinanceError
 from binance.events import MINUTE_MS, AggTrade
 from binance.files import Rejected, read_trades
+from binance.klines import Kline, read_klines
 from onebox import child
 from onebox.fake_binance import FakeBinanceThread
 from onebox.stages import REPLAY, IdRange, ReplayCounters
@@ -73,6 +80,21 @@ def publish_rejects(bootstrap: str, topic: str, rejects: Sequence[Rejected]) -> 
     return len(rejects) - len(failed) - left
 
 
+def replay_klines(path: Path, symbols: set[str]) -> list[Kline]:
+    """The klines of ``path`` for ``symbols``; rows that are not klines, and other markets, logged."""
+    klines, rejects = read_klines(path)
+    for reject in rejects[:20]:
+        logger.warning("%s:%d: not a kline: %s", path, reject.line, reject.reason)
+    chosen = [kline for kline in klines if kline.symbol in symbols]
+    if len(chosen) < len(klines):
+        logger.warning(
+            "%s: %d klines of markets the replay has no trades of are left out",
+            path,
+            len(klines) - len(chosen),
+        )
+    return chosen
+
+
 def main(argv: list[str] | None = None) -> int:
     stage = child.begin(REPLAY, argv, __doc__)
     settings, stop = stage.settings, stage.stop
@@ -83,7 +105,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for reject in parsed.rejects[:20]:
         logger.warning("%s:%d: not a trade: %s", settings.file, reject.line, reject.reason)
+    klines: list[Kline] = []
+    if settings.klines is not None:
+        try:
+            klines = replay_klines(settings.klines, {trade.symbol for trade in parsed.trades})
+        except (OSError, BinanceError) as exc:
+            logger.error("cannot serve the klines of %s: %s", settings.klines, exc)
+            return 2
     counters = ReplayCounters(
+        klines=len(klines),
         trades=len(parsed.trades),
         rejected_lines=len(parsed.rejects),
         expect=expected_ids(parsed.trades),
@@ -102,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
     # Pings as Binance sends them would only add noise to a replay; the producer pings on its own.
     with FakeBinanceThread(
-        parsed.trades, speed=settings.speed, ping_interval=None, pong_timeout=None
+        parsed.trades, klines=klines, speed=settings.speed, ping_interval=None, pong_timeout=None
     ) as fake:
         counters.started_at = time.time()  # the market's clock starts with the server (speed > 0)
         counters.state, counters.ws_url, counters.rest_url = "running", fake.ws_url, fake.rest_url
@@ -119,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
             counters.frames_sent = served.frames_sent
             counters.rest_trades = served.rest_trades
             counters.connections = served.connections_opened
+            counters.klines_closed = fake.klines_closed
+            counters.klines_sent = served.klines_sent
+            counters.rest_klines = served.rest_klines
             stage.report(counters, force=True)
             if stop.wait(0.25):
                 break

@@ -63,6 +63,11 @@ class OneboxSettings(Settings):
     until_drained: bool = setting(
         False, help="with --replay: stop once every replayed trade is in the database, and print a summary"
     )
+    klines: Path | None = setting(
+        None,
+        help="with --replay: a Binance 1m klines file (public-data CSV or zip) whose klines the fake Binance "
+        "serves at each minute's close, so minute_check compares the replay's minutes with them",
+    )
     # where each stage is
     state_dir: Path = setting(
         Path(ONEBOX_DIR), env=STATE_DIR, help="logs, counters, dead letters and the SQLite database"
@@ -124,6 +129,12 @@ class OneboxSettings(Settings):
             raise SettingsError(
                 f"--speed {self.speed!r}: expected 0 (as fast as possible) or a positive factor"
             )
+        if self.klines is not None:
+            object.__setattr__(self, "klines", Path(self.klines))
+            if self.replay is None:
+                raise SettingsError("--klines needs --replay FILE: live, the producer takes Binance's own")
+            if not self.klines.is_file():
+                raise SettingsError(f"--klines {str(self.klines)!r}: no such file")
         if self.until_drained and self.replay is None:
             raise SettingsError("--until-drained needs --replay FILE: a live stream never drains")
         if self.kafka is not None:

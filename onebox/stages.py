@@ -91,6 +91,7 @@ class ReplaySettings(Settings):
         None, parse=bootstrap_servers, expected=BOOTSTRAP_EXPECTED, help="where non-trade lines go"
     )
     topic: str = setting(TOPIC, help="the topic for non-trade lines")
+    klines: Path | None = setting(None, help="a Binance 1m klines file served at each minute's close")
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +171,10 @@ class ReplayCounters(StageCounters, kw_only=True):
     frames_sent: int = 0
     rest_trades: int = 0
     connections: int = 0
+    klines: int = 0  # klines of the replayed symbols in the --klines file
+    klines_closed: int = 0  # of those, closed in replay time so far (the producer can have them)
+    klines_sent: int = 0  # kline frames sent
+    rest_klines: int = 0  # klines served over REST
 
     def ready(self) -> bool:
         return bool(self.ws_url)
@@ -183,6 +188,7 @@ class ReplayCounters(StageCounters, kw_only=True):
         return (
             f"trades {self.trades}, published {self.published}, frames_sent {self.frames_sent}, "
             f"rest_trades {self.rest_trades}, rejected_lines {self.rejected_lines}"
+            + (f", klines {self.klines_closed} of {self.klines} closed" if self.klines else "")
         )
 
 
@@ -212,6 +218,12 @@ class ProducerCounters(StageCounters, kw_only=True):
     uptime: float = 0.0
     released: dict[str, int] = {}
     confirmed: dict[str, int] = {}
+    klines_received: int = 0
+    klines_open: int = 0
+    kline_duplicates: int = 0
+    klines_backfilled: int = 0
+    kline_holes: int = 0
+    klines_produced: int = 0
 
     @property
     def distinct_received(self) -> int:
@@ -228,6 +240,8 @@ class ProducerCounters(StageCounters, kw_only=True):
             parts.append(f"{self.duplicates} trades seen twice where stream and REST overlap (sent once)")
         if self.holes:
             parts.append(f"HOLES {self.holes} ({self.hole_trades} trades REST could not give)")
+        if self.klines_produced:
+            parts.append(f"klines {self.klines_produced}")
         if self.bad_frames:
             parts.append(f"bad frames {self.bad_frames}")
         return ", ".join(parts)

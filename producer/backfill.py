@@ -1,4 +1,4 @@
-"""Pages of aggTrades from Binance's REST API, asked for within Binance's limits.
+"""Pages of aggTrades and klines from Binance's REST API, asked for within Binance's limits.
 
 `RestPages.page` keeps asking until it has an answer it can use: it waits out 429 and 418
 for as long as ``Retry-After`` says, backs off (capped, jittered) when Binance or the
@@ -15,15 +15,20 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from binance.errors import RestError, RestUnreachableError
 from binance.rest import (
+    KLINES_REQUEST_WEIGHT,
     REQUEST_WEIGHT,
     AnswerKind,
+    KlinePage,
     RestClient,
     RestPage,
     RestTrade,
     agg_trades_path,
+    klines_from_rest,
+    klines_path,
     parse_agg_trades,
 )
 from producer.logs import LogGate, held_back
@@ -34,8 +39,13 @@ from producer.timing import rest_retry_delay, weight_wait
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 UNREADABLE_ANSWERS_ALLOWED = 3  # a 200 whose body is not trades: retried this often, then given up
 REJECT_LOG_INTERVAL = 10.0  # unusable REST items are logged at most this often
+# A REST kline counts as closed only this long after its close time by our clock: a clock a
+# little ahead of Binance's must not take the minute still open for a final one.
+KLINE_SETTLE_MS = 5_000
 
 
 class RestPages:
@@ -71,6 +81,42 @@ class RestPages:
         usable answer came within ``give_up_after`` seconds (default ``backfill_give_up``).
         """
         path = agg_trades_path(symbol, from_id, limit)
+        return await self._ask(
+            path,
+            REQUEST_WEIGHT,
+            lambda body: self._usable(parse_agg_trades(body, symbol, from_id), symbol, path),
+            f"{symbol} from id {'(newest)' if from_id is None else from_id}",
+            give_up_after,
+        )
+
+    async def klines(
+        self, symbol: str, start_time: int | None, limit: int, give_up_after: float | None = None
+    ) -> KlinePage:
+        """The closed 1-minute klines of ``symbol`` opening at ``start_time`` (ms) or later, up to ``limit``
+        (None: the newest ``limit`` klines, the newest of them maybe still open and so left out).
+
+        Same retrying as `page`; the items left out are counted (``rest_item``) and logged.
+        """
+        path = klines_path(symbol, start_time, limit)
+
+        def read(body: bytes) -> KlinePage:
+            now = int(self._clock() * 1000)
+            page = klines_from_rest(body, symbol, start_time, now, now - KLINE_SETTLE_MS)
+            self._report(page.rejected, symbol, path)
+            return page
+
+        return await self._ask(
+            path,
+            KLINES_REQUEST_WEIGHT,
+            read,
+            f"{symbol} klines from {'(newest)' if start_time is None else start_time}",
+            give_up_after,
+        )
+
+    async def _ask(
+        self, path: str, weight: int, read: Callable[[bytes], T], what: str, give_up_after: float | None
+    ) -> T:
+        """GET ``path`` until an answer ``read`` can use (it raises `RestError` for one it cannot)."""
         give_up_at = time.monotonic() + (
             self._settings.backfill_give_up if give_up_after is None else give_up_after
         )
@@ -80,7 +126,7 @@ class RestPages:
             wait = weight_wait(
                 self._used_weight,
                 self._weight_reported_at,
-                REQUEST_WEIGHT,
+                weight,
                 self._settings.rest_weight_limit,
                 self._clock(),
             )
@@ -106,7 +152,7 @@ class RestPages:
                 kind, retry_after, reason = answer.kind, answer.retry_after, answer.describe()
                 if kind is AnswerKind.OK:
                     try:
-                        return self._usable(parse_agg_trades(answer.body, symbol, from_id), symbol, path)
+                        return read(answer.body)
                     except RestError as exc:
                         unreadable += 1
                         if unreadable >= UNREADABLE_ANSWERS_ALLOWED:
@@ -125,10 +171,9 @@ class RestPages:
                 rand=self._rand(),
             )
             logger.warning(
-                "REST %s for %s from id %s: %s; asking again in %.1f s",
+                "REST %s for %s: %s; asking again in %.1f s",
                 "no answer" if kind is None else kind.value,
-                symbol,
-                "(newest)" if from_id is None else from_id,
+                what,
                 reason,
                 delay,
             )
@@ -148,6 +193,11 @@ class RestPages:
                 trades.append(item)
             else:
                 problems.append(f"agg id {str(item.trade.agg_id)[:40]} is outside 0..2**63-1")
+        self._report(problems, symbol, path)
+        return trades
+
+    def _report(self, problems: list[str], symbol: str, path: str) -> None:
+        """Count and log (rate-limited) the items of an answer that were left out."""
         for problem in problems:
             reject(self._stats, "rest_item")
             held = self._reject_log.admit(symbol)
@@ -158,4 +208,3 @@ class RestPages:
                     problem[:300],
                     held_back(held, REJECT_LOG_INTERVAL),
                 )
-        return trades

@@ -51,10 +51,15 @@ How it works
   and reading stops (Binance may then drop us: the reconnect's gap is filled from REST).
 - Every new connection (not a rotation's) first asks REST for the newest trade and fetches
   what happened while nobody listened, so a downtime is filled at once, even in a quiet market.
-- The state file holds, per symbol, the last id Kafka confirmed; at start the service
-  resumes after the later of that and the last id in the topic's tail. A gap is fetched up to
-  ``max_backfill`` trades (beyond, a hole is logged with its ids); REST answers that retrying
-  cannot change, or REST failing for ``backfill_give_up``, also end in a logged hole.
+- Closed 1-minute klines (``<symbol>@kline_1m`` on the same connection) are checked with
+  ``binance.klines.parse_kline_event`` and published to the same topic, once each, in open-time
+  order, on a path of their own that never touches the trade sequencing; on every new
+  connection the ones missed are fetched from REST ``/api/v3/klines`` (docs/producer.md, "Klines").
+- The state file holds, per symbol, the last id Kafka confirmed (and the last kline's open
+  time); at start the service resumes after the later of that and the last id in the topic's
+  tail. A gap is fetched up to ``max_backfill`` trades (beyond, a hole is logged with its
+  ids); REST answers that retrying cannot change, or REST failing for ``backfill_give_up``,
+  also end in a logged hole.
 """
 
 from __future__ import annotations
@@ -69,6 +74,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -77,10 +83,18 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from binance.errors import BadLineError, BinanceError, RestError
-from binance.events import AggTrade
+from binance.events import MINUTE_MS, AggTrade
+from binance.klines import parse_kline_event
 from binance.parse import parse_event
 from binance.rest import MAX_LIMIT, RestTrade
-from binance.streams import Frame, FrameKind, combined_stream_url, looks_like_trade, read_frame
+from binance.streams import (
+    Frame,
+    FrameKind,
+    combined_stream_url,
+    kline_is_open,
+    looks_like_trade,
+    read_frame,
+)
 from producer.backfill import RestPages
 from producer.errors import StateFileError
 from producer.health import start_health_server
@@ -134,6 +148,7 @@ TAIL_TIMEOUT = 10.0  # reading the topic's tail at start
 MARK_RECHECK_PAUSE = 2.0  # REST's newest below our last id: ask again after this, REST may lag a moment
 MARK_RECHECK_INTERVAL = 30.0  # an unchecked resume point and a stream of repeats: check it this often
 REJECT_LOG_INTERVAL = 10.0  # frames not published: one line per reason at most this often
+KLINE_BACKFILL_MINUTES = 7 * 1440  # klines one catch-up or gap may fetch from REST: a week, 11 pages
 WEBSOCKET_TOO_BIG = 1009  # the close code websockets sends when a frame exceeds max_size
 
 
@@ -201,8 +216,14 @@ class _Service:
         start_ids: Mapping[str, int | None],
         saved: Mapping[str, int],
         known: Mapping[str, list[int]] | None = None,
+        kline_starts: Mapping[str, int] | None = None,
     ) -> None:
         self._settings = settings
+        # Per symbol, the open time of the last kline released (None: start from the live stream).
+        self._kline_last: dict[str, int | None] = {
+            symbol: (kline_starts or {}).get(symbol) for symbol in settings.symbols
+        }
+        self._kline_saved = dict(kline_starts or {})  # kept for symbols no longer configured
         self._stats = stats
         self._sink = sink
         self._pages = pages
@@ -254,6 +275,17 @@ class _Service:
             for task in workers | {stopper}:
                 task.cancel()
             await asyncio.gather(*workers, stopper, return_exceptions=True)
+
+    def confirmed_kline_times(self) -> dict[str, int]:
+        """Per symbol, the open time of the last kline such that Kafka has all up to it (holes aside)."""
+        times = dict(self._kline_saved)
+        for symbol, last in self._kline_last.items():
+            first = self._sink.first_unconfirmed_kline(symbol)
+            mark = last if first is None else first - MINUTE_MS
+            if mark is not None and (symbol not in times or mark >= times[symbol]):
+                times[symbol] = mark
+                self._stats.kline_confirmed[symbol] = mark
+        return times
 
     def confirmed_ids(self) -> dict[str, int]:
         """Per symbol, the last id such that Kafka has every id up to it (holes aside)."""
@@ -473,6 +505,8 @@ class _Service:
             )
             if connection.role is _Role.PRIMARY and self._standby is None:  # else: being replaced already
                 self._rotate_now.set()
+        elif frame.kind is FrameKind.KLINE:
+            await self._on_kline(connection, frame.event)
         elif frame.kind is FrameKind.ERROR:
             self._reject(connection, "error_frame", "the server says", frame.event, level=logging.ERROR)
         elif frame.kind is not FrameKind.AGG_TRADE:
@@ -524,6 +558,119 @@ class _Service:
                 held_back(held, REJECT_LOG_INTERVAL),
                 exc_info=exc_info,
             )
+
+    # -- klines: Binance's own closed 1-minute klines, beside the trades -----------------------
+    #
+    # Kept apart from the trade sequencing above: a kline frame never moves, holds or
+    # confirms a trade id. Klines are released in open-time order per symbol, each once;
+    # any connection's closed kline may be the one (during a rotation both hear it).
+
+    async def _on_kline(self, connection: _Connection, event: bytes) -> None:
+        if kline_is_open(event):
+            self._stats.klines_open += 1  # an update of the minute still open: not final, not published
+            return
+        try:
+            kline = parse_kline_event(event)
+        except (BadLineError, *_DECODING_ERRORS) as exc:
+            self._reject(connection, "not_a_kline", str(exc), event)
+            return
+        self._stats.klines_received += 1
+        if kline.symbol not in self._symbols:
+            self._reject(connection, "wrong_kline", f"symbol {kline.symbol[:40]!r} was not asked for", event)
+            return
+        last = self._kline_last.get(kline.symbol)
+        if last is not None and kline.open_time <= last:
+            self._stats.kline_duplicates += 1
+            return
+        if last is not None and kline.open_time > last + MINUTE_MS:
+            logger.warning(
+                "%s: %s klines from %s to before %s are missing; fetching them from REST",
+                connection.name,
+                kline.symbol,
+                _minute(last + MINUTE_MS),
+                _minute(kline.open_time),
+            )
+            await self._fetch_klines(kline.symbol, kline.open_time)
+            last = self._kline_last.get(kline.symbol)
+            if last is not None and kline.open_time <= last:
+                self._stats.kline_duplicates += 1  # REST had it already
+                return
+            if last is not None and kline.open_time > last + MINUTE_MS:
+                self._give_up_klines(
+                    kline.symbol, last + MINUTE_MS, kline.open_time, "REST lists none of them"
+                )
+        await self._release_kline(kline.symbol, kline.open_time, event)
+
+    async def _release_kline(self, symbol: str, open_time: int, event: bytes) -> None:
+        await self._sink.produce_kline(symbol, open_time, event)
+        self._kline_last[symbol] = open_time
+        self._stats.kline_released[symbol] = open_time
+
+    async def _fetch_klines(self, symbol: str, before: int | None) -> None:
+        """Release from REST, page by page, the closed klines after the last one released, up to
+        (not including) ``before``; None: up to the newest closed one REST lists. At most
+        `KLINE_BACKFILL_MINUTES` back from there; what lies before is logged as a hole."""
+        last = self._kline_last.get(symbol)
+        if last is None:
+            return
+        end = before
+        if end is None:
+            try:
+                newest = await self._pages.klines(symbol, None, 2, give_up_after=CATCH_UP_GIVE_UP)
+            except RestError as exc:
+                logger.warning(
+                    "cannot ask REST for the newest %s kline (%s): the stream's next kline will show any gap",
+                    symbol,
+                    exc,
+                )
+                return
+            if not newest.klines:
+                return
+            end = newest.klines[-1].kline.open_time + MINUTE_MS
+        start = last + MINUTE_MS
+        earliest = end - KLINE_BACKFILL_MINUTES * MINUTE_MS
+        if start < earliest:
+            self._give_up_klines(symbol, start, earliest, f"more than {KLINE_BACKFILL_MINUTES} minutes back")
+            start = earliest
+        fetched = 0
+        while start < end:
+            limit = max(1, min(MAX_LIMIT, (end - start) // MINUTE_MS))
+            try:
+                page = await self._pages.klines(symbol, start, limit, give_up_after=CATCH_UP_GIVE_UP)
+            except RestError as exc:
+                self._give_up_klines(symbol, start, end, f"REST: {exc}")
+                return
+            page_start = start
+            for item in page.klines:
+                open_time = item.kline.open_time
+                if open_time >= end:
+                    break
+                if open_time > start:
+                    self._give_up_klines(symbol, start, open_time, "REST does not list them")
+                await self._release_kline(symbol, open_time, item.event)
+                self._stats.klines_backfilled += 1
+                fetched += 1
+                start = open_time + MINUTE_MS
+            if start == page_start:
+                if before is not None and page.klines:  # REST lists later minutes, none of these
+                    self._give_up_klines(symbol, start, end, "REST does not list them")
+                break  # else nothing newer is closed yet (REST may lag the stream a moment)
+            if page.reached_open:
+                break
+        if fetched:
+            logger.info("%s: %d klines from REST, up to %s", symbol, fetched, _minute(start - MINUTE_MS))
+
+    def _give_up_klines(self, symbol: str, start: int, end: int, why: str) -> None:
+        minutes = (end - start) // MINUTE_MS
+        self._stats.kline_holes += minutes
+        logger.error(
+            "%s: KLINE HOLE: the klines of %d minutes from %s will not be in Kafka: %s",
+            symbol,
+            minutes,
+            _minute(start),
+            why,
+        )
+        self._kline_last[symbol] = end - MINUTE_MS
 
     async def _hold(self, connection: _Connection, trade: AggTrade, event: bytes) -> None:
         """A rotation's new connection: keep its trades until it may take over."""
@@ -717,6 +864,8 @@ class _Service:
         for symbol in self._settings.symbols:
             if self._last.get(symbol) is not None:  # else nothing saved: it starts from the live stream
                 await self._catch_up_symbol(connection, symbol)
+        for symbol in self._settings.symbols:
+            await self._fetch_klines(symbol, None)  # nothing saved: klines start from the live stream
 
     async def _catch_up_symbol(self, connection: _Connection, symbol: str) -> None:
         """Check the last id against REST's newest (correcting one ahead of it), then fetch up to it."""
@@ -880,21 +1029,27 @@ class _Service:
         while True:
             await asyncio.sleep(self._settings.log_interval)
             self.confirmed_ids()
+            self.confirmed_kline_times()
             logger.info("stats %s", log_line(self._stats.snapshot()))
 
     async def _save_periodically(self) -> None:
-        saved: dict[str, int] | None = None
+        saved: tuple[dict[str, int], dict[str, int]] | None = None
         while True:
             await asyncio.sleep(self._settings.state_interval)
-            ids = self.confirmed_ids()
-            if ids == saved:
+            ids, klines = self.confirmed_ids(), self.confirmed_kline_times()
+            if (ids, klines) == saved:
                 continue
             try:
-                await asyncio.to_thread(save_state, self._settings.state_file, ids, time.time())
+                await asyncio.to_thread(save_state, self._settings.state_file, ids, time.time(), klines)
             except StateFileError as exc:
                 logger.error("%s (trying again in %g s)", exc, self._settings.state_interval)
                 continue
-            saved = ids
+            saved = ids, klines
+
+
+def _minute(ms: int) -> str:
+    """A minute for a log line: ``2026-01-01T00:00Z``."""
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%MZ")
 
 
 async def run(settings: ProducerSettings, stop: asyncio.Event, stats: Stats | None = None) -> Stats:
@@ -932,7 +1087,12 @@ async def run(settings: ProducerSettings, stop: asyncio.Event, stats: Stats | No
     sink = KafkaSink(settings, stats)
     sink.start()
     pages = RestPages(settings, stats)
-    service = _Service(settings, stats, sink, pages, starts, saved.last_agg_ids, known)
+    for symbol, open_time in saved.last_kline_open_times.items():
+        if symbol in settings.symbols:
+            stats.kline_released[symbol] = stats.kline_confirmed[symbol] = open_time
+    service = _Service(
+        settings, stats, sink, pages, starts, saved.last_agg_ids, known, saved.last_kline_open_times
+    )
     health: asyncio.Server | None = None
     try:
         address = settings.health_host_port
@@ -949,10 +1109,10 @@ async def run(settings: ProducerSettings, stop: asyncio.Event, stats: Stats | No
                 left,
                 settings.shutdown_timeout,
             )
-        ids = service.confirmed_ids()
+        ids, klines = service.confirmed_ids(), service.confirmed_kline_times()
         try:
-            await asyncio.to_thread(save_state, settings.state_file, ids, time.time())
-            logger.info("state saved to %s: %s", settings.state_file, ids)
+            await asyncio.to_thread(save_state, settings.state_file, ids, time.time(), klines)
+            logger.info("state saved to %s: %s, klines %s", settings.state_file, ids, klines)
         except StateFileError as exc:
             logger.error("%s", exc)
         sink.close()

@@ -16,7 +16,9 @@ How nothing is lost or doubled on the way into the topic:
   report carries a (non-fatal) error stays and is sent again after a backoff.
 
 The key is the symbol (so a symbol's trades share a partition and keep their order), the
-value the event bytes as Binance sent them.
+value the event bytes as Binance sent them. Closed klines travel the same way, keyed by
+their symbol too, but are tracked apart (`produce_kline`, by open time): a kline waiting
+for its report never holds back the trades' confirmed id, nor the other way round.
 """
 
 from __future__ import annotations
@@ -64,6 +66,11 @@ def producer_config(settings: ProducerSettings) -> dict[str, Any]:
     return config
 
 
+def kline_lane(symbol: str) -> str:
+    """The sink's name for a symbol's klines (never a symbol: symbols hold no ``@``)."""
+    return f"{symbol}@kline_1m"
+
+
 class KafkaSink:
     """Hands trades to Kafka in order and knows, per symbol, which are confirmed.
 
@@ -85,9 +92,11 @@ class KafkaSink:
         self._rand = rand
         self._topic = settings.topic
         self._limit = settings.buffer_messages
-        self._keys: dict[str, bytes] = {}
-        # Unconfirmed trades per symbol, in the order handed over (= agg id order).
+        self._keys: dict[str, bytes] = {}  # per lane, the Kafka key: the symbol
+        # Unconfirmed messages per lane, in the order handed over: a symbol's trades by agg id
+        # (lane: the symbol), its klines by open time (lane: `kline_lane`).
         self._pending: dict[str, dict[int, bytes]] = {}
+        self._kline_lanes: set[str] = set()
         self._count = 0
         self._failed: list[tuple[str, int]] = []
         self._failures_in_row = 0
@@ -140,20 +149,33 @@ class KafkaSink:
         """The oldest agg id of ``symbol`` handed to Kafka and not yet confirmed."""
         return next(iter(self._pending.get(symbol, ())), None)
 
+    def first_unconfirmed_kline(self, symbol: str) -> int | None:
+        """The open time of the oldest kline of ``symbol`` handed to Kafka and not yet confirmed."""
+        return next(iter(self._pending.get(kline_lane(symbol), ())), None)
+
     async def produce(self, symbol: str, agg_id: int, value: bytes) -> None:
-        """Hand one trade to Kafka; waits while ``buffer_messages`` trades are unconfirmed."""
+        """Hand one trade to Kafka; waits while ``buffer_messages`` messages are unconfirmed."""
+        await self._produce(symbol, symbol, agg_id, value)
+
+    async def produce_kline(self, symbol: str, open_time: int, value: bytes) -> None:
+        """Hand one closed kline to Kafka (key: the symbol), tracked by its open time."""
+        lane = kline_lane(symbol)
+        self._kline_lanes.add(lane)
+        await self._produce(lane, symbol, open_time, value)
+
+    async def _produce(self, lane: str, symbol: str, agg_id: int, value: bytes) -> None:
         if self._count >= self._limit or self._fatal is not None:
             await self._wait_for_room()
-        pending = self._pending.get(symbol)
+        pending = self._pending.get(lane)
         if pending is None:
-            pending = self._pending[symbol] = {}
-            self._keys[symbol] = symbol.encode()
+            pending = self._pending[lane] = {}
+            self._keys[lane] = symbol.encode()
         pending[agg_id] = value
         self._count += 1
         self._stats.pending = self._count
-        self._send(symbol, agg_id, value)
+        self._send(lane, agg_id, value)
 
-    def _send(self, symbol: str, agg_id: int, value: bytes) -> None:
+    def _send(self, lane: str, agg_id: int, value: bytes) -> None:
         producer = self._producer
         if producer is None:
             raise KafkaSinkError("the Kafka sink is not started")
@@ -161,30 +183,33 @@ class KafkaSink:
             producer.produce(
                 self._topic,
                 value,
-                self._keys[symbol],
-                on_delivery=functools.partial(self._delivered, self._generation, symbol, agg_id),
+                self._keys[lane],
+                on_delivery=functools.partial(self._delivered, self._generation, lane, agg_id),
             )
         except BufferError:
             # librdkafka's own queue is full (it is twice our bound, so only after a replacement):
             # keep the trade and send it again with the failed ones.
-            self._failed.append((symbol, agg_id))
+            self._failed.append((lane, agg_id))
         except KafkaException as exc:
-            self._failure(symbol, agg_id, exc.args[0])
+            self._failure(lane, agg_id, exc.args[0])
         self._poll(producer)
 
-    def _delivered(self, generation: int, symbol: str, agg_id: int, error: KafkaError | None, _: Any) -> None:
+    def _delivered(self, generation: int, lane: str, agg_id: int, error: KafkaError | None, _: Any) -> None:
         if generation != self._generation:
             return  # a report of a replaced producer: its trades were sent again
         if error is None:
-            if self._pending[symbol].pop(agg_id, None) is not None:
+            if self._pending[lane].pop(agg_id, None) is not None:
                 self._count -= 1
-                self._stats.produced += 1
+                if lane in self._kline_lanes:
+                    self._stats.klines_produced += 1
+                else:
+                    self._stats.produced += 1
                 self._stats.pending = self._count
                 self._stats.last_confirmed_at = time.monotonic()
                 self._failures_in_row = 0
                 self._restart_attempts = 0
             return
-        self._failure(symbol, agg_id, error)
+        self._failure(lane, agg_id, error)
 
     def _failure(self, symbol: str, agg_id: int, error: KafkaError) -> None:
         self._stats.delivery_failures += 1

@@ -29,7 +29,9 @@ REJECT_REASONS = (
     "too_large",  # a frame over the WebSocket size limit (the connection is closed and replaced)
     "error_frame",  # {"code": …, "msg": …} from the server
     "other_event",  # an event of another type (not aggTrade, not serverShutdown)
-    "rest_item",  # an item of a REST answer that is not a valid trade
+    "rest_item",  # an item of a REST answer that is not a valid trade or closed kline
+    "not_a_kline",  # a closed kline event that breaks the kline contract (binance/klines.py)
+    "wrong_kline",  # a closed kline of a symbol this producer did not ask for
     "internal",  # a frame whose handling raised something unexpected (a bug: logged with its traceback)
 )
 
@@ -51,6 +53,13 @@ COUNTERS = (
     "rest_requests",
     "rest_rate_limited",  # REST answers 429 or 418
     "buffer_full_waits",  # pauses in reading because Kafka held buffer_messages unconfirmed trades
+    # Klines (Binance's own closed 1-minute klines, published beside the trades; docs/producer.md)
+    "klines_received",  # closed kline events read from the stream (every connection, repeats included)
+    "klines_open",  # kline events of a minute still open (k.x false): ignored, as they are not final
+    "kline_duplicates",  # closed klines dropped: at or before the last one released
+    "klines_backfilled",  # closed klines fetched from REST and released
+    "kline_holes",  # minutes whose kline was given up (REST failing, or further back than we fetch)
+    "klines_produced",  # klines Kafka confirmed
 )
 
 
@@ -75,7 +84,13 @@ class Stats:
     rest_requests: int = 0
     rest_rate_limited: int = 0
     buffer_full_waits: int = 0
-    pending: int = 0  # trades handed to Kafka, not yet confirmed
+    klines_received: int = 0
+    klines_open: int = 0
+    kline_duplicates: int = 0
+    klines_backfilled: int = 0
+    kline_holes: int = 0
+    klines_produced: int = 0
+    pending: int = 0  # trades and klines handed to Kafka, not yet confirmed
     connected: bool = False
     connections_open: int = 0
     started_at: float = field(default_factory=time.time)  # wall clock, epoch seconds
@@ -86,6 +101,9 @@ class Stats:
     last_correction_at: float | None = None  # monotonic time of the last resume point corrected
     released: dict[str, int] = field(default_factory=dict)  # last id handed to Kafka, per symbol
     confirmed: dict[str, int] = field(default_factory=dict)  # every id up to this one is in Kafka
+    # Per symbol, the open time (ms) of the last kline released; every kline up to it is in Kafka.
+    kline_released: dict[str, int] = field(default_factory=dict)
+    kline_confirmed: dict[str, int] = field(default_factory=dict)
     health_port: int | None = None  # the health endpoint's port, once it listens
     running: bool = False  # true between start-up (state read, Kafka ready) and the end of shutdown
 
@@ -100,6 +118,8 @@ class Stats:
             rejected=dict(self.rejected),
             released=dict(self.released),
             confirmed=dict(self.confirmed),
+            kline_released=dict(self.kline_released),
+            kline_confirmed=dict(self.kline_confirmed),
         )
         return values
 

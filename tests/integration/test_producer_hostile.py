@@ -139,7 +139,8 @@ def test_every_kind_of_bad_frame_is_counted_by_reason_and_the_stream_goes_on(kaf
         "not_a_trade": 8,
         "wrong_symbol": 1,
         "error_frame": 1,
-        "other_event": 2,  # the SUBSCRIBE answer, the kline
+        "other_event": 2,  # the SUBSCRIBE answer, the depth update
+        "not_a_kline": 1,  # the kline event without "s" and "k"
     }
     assert stats.bad_frames == sum(stats.rejected.values()) == len(junk) + 1
     assert stats.holes == 0

@@ -213,7 +213,9 @@ def test_several_symbols_each_keep_their_own_order(kafka, topic, tmp_path):
     fake, stats = asyncio.run(scenario())
     assert_exact_sequence(read_back(kafka, topic, 4000), ids_of(fake))
     assert stats.backfilled == 1 + 1 + 1200
-    assert fake.stats.paths == ["/stream?streams=btcusdt@aggTrade/ethusdt@aggTrade"]
+    assert fake.stats.paths == [
+        "/stream?streams=btcusdt@aggTrade/ethusdt@aggTrade/btcusdt@kline_1m/ethusdt@kline_1m"
+    ]
 
 
 def assert_everything_since_first_heard(kafka, topic, fake) -> None:

@@ -45,6 +45,11 @@ def test_endpoints_and_urls():
     assert (
         combined_stream_url("wss://stream.binance.com:9443/", ["BTCUSDT", "ETHUSDT"])
         == "wss://stream.binance.com:9443/stream?streams=btcusdt@aggTrade/ethusdt@aggTrade"
+        "/btcusdt@kline_1m/ethusdt@kline_1m"
+    )
+    assert (
+        combined_stream_url("ws://127.0.0.1:5", ["BTCUSDT"], klines=False)
+        == "ws://127.0.0.1:5/stream?streams=btcusdt@aggTrade"
     )
     assert raw_stream_url("ws://127.0.0.1:5", "BTCUSDT") == "ws://127.0.0.1:5/ws/btcusdt@aggTrade"
 
@@ -59,9 +64,16 @@ def test_stream_paths_are_read_back():
     assert parse_stream_path("/stream?streams=btcusdt@aggTrade/ethusdt@aggTrade") == (
         True,
         ("BTCUSDT", "ETHUSDT"),
+        (),
     )
-    assert parse_stream_path("/ws/btcusdt@aggTrade") == (False, ("BTCUSDT",))
-    with pytest.raises(BinanceError, match="not an aggTrade stream"):
+    assert parse_stream_path("/stream?streams=btcusdt@aggTrade/btcusdt@kline_1m") == (
+        True,
+        ("BTCUSDT",),
+        ("BTCUSDT",),
+    )
+    assert parse_stream_path("/ws/btcusdt@aggTrade") == (False, ("BTCUSDT",), ())
+    assert parse_stream_path("/ws/btcusdt@kline_1m") == (False, (), ("BTCUSDT",))
+    with pytest.raises(BinanceError, match="neither an aggTrade nor a kline_1m stream"):
         parse_stream_path("/ws/btcusdt@depth")
     with pytest.raises(BinanceError, match="is not a stream path"):
         parse_stream_path("/api/v3/ping")
