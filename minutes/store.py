@@ -86,8 +86,8 @@ _CREATE_MIGRATIONS = (
 _LEDGER_TOTALS = (
     "SELECT COUNT(*), COALESCE(SUM(line_count), 0), COALESCE(SUM(accepted), 0),"
     " COALESCE(SUM(rejected), 0), COALESCE(SUM(duplicates), 0), COALESCE(SUM(redeliveries), 0),"
-    " COALESCE(SUM(late), 0), COALESCE(SUM(CASE WHEN status = 'rejected' THEN 1 ELSE 0 END), 0)"
-    " FROM processed_objects"
+    " COALESCE(SUM(late), 0), COALESCE(SUM(CASE WHEN status = 'rejected' THEN 1 ELSE 0 END), 0),"
+    " COALESCE(SUM(klines), 0) FROM processed_objects"
 )
 _UPDATE_LEDGER = (
     "UPDATE processed_objects SET line_count = ?, accepted = ?, rejected = ?, duplicates = ?,"
@@ -183,6 +183,7 @@ class LedgerTotals:
     redeliveries: int
     late: int = 0
     rejected_objects: int = 0
+    klines: int = 0  # lines that were Binance klines (issue 14), stored in binance_klines
 
 
 @dataclass(frozen=True, slots=True)

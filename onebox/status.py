@@ -101,6 +101,8 @@ def ledger_text(totals: LedgerTotals) -> str:
     parts = [
         f"{totals.objects} objects, {totals.lines} lines: {totals.accepted - totals.duplicates} trades stored"
     ]
+    if totals.klines:
+        parts.append(f"{totals.klines} Binance kline{'' if totals.klines == 1 else 's'} stored")
     if totals.duplicates:
         parts.append(
             f"{totals.duplicates} trades were already stored (a replay or a repeated object; counted once)"

@@ -168,6 +168,13 @@ def test_a_replay_of_stored_data_reads_as_what_it_is_not_as_an_alarm():
     assert "duplicate" not in text and "rejected" not in text
 
 
+def test_the_ledger_names_the_klines_among_its_lines():
+    totals = LedgerTotals(
+        objects=1, lines=5001, accepted=5000, rejected=0, duplicates=0, redeliveries=0, klines=1
+    )
+    assert status.ledger_text(totals) == "1 objects, 5001 lines: 5000 trades stored, 1 Binance kline stored"
+
+
 def test_the_producer_and_runner_summaries_say_what_their_counts_mean():
     from onebox.stages import ProducerCounters, RunnerCounters
 
