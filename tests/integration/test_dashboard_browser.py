@@ -621,9 +621,7 @@ def test_dark_mode_follows_the_system_charts_included(chromium, onebox, tmp_path
 
 
 def test_every_chart_exports_png_and_exact_csv(chromium, onebox, tmp_path):
-    page = open_page(chromium, onebox.server.url + SAMPLE_WINDOW)
     folder = tmp_path / "downloads"
-    page.downloads_to(folder)
     window = {"symbol": "BTCUSDT", "start": "2026-01-01T00:00:00.000Z", "end": "2026-01-01T00:13:00.000Z"}
     daily = {**window, "start": "2025-12-02T00:13:00.000Z"}
     sources = {
@@ -639,6 +637,10 @@ def test_every_chart_exports_png_and_exact_csv(chromium, onebox, tmp_path):
                                 "total_usd_sell", "total_btc_sell"]),
     }  # fmt: skip
     for panel, (path, params, name, columns) in sources.items():
+        # A fresh tab per panel: Chromium lets one tab start only so many downloads (it refused
+        # the eleventh of one tab, scripted click or real, when the whole suite ran before it).
+        page = open_page(chromium, onebox.server.url + SAMPLE_WINDOW)
+        page.downloads_to(folder)
         page.press(f"#{panel} [data-export=csv]")
         series = api(onebox.server, path, **params)["series"]
         columns = columns or list(series)
