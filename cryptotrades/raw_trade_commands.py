@@ -61,12 +61,7 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
     rebuild.add_argument(
         "--prefix", default=TRADES_PREFIX, help=f"where the raw objects are [{TRADES_PREFIX}]"
     )
-    rebuild.add_argument(
-        "--db",
-        type=arguments.database_url,
-        default=os.environ.get(DB_URL_ENV, DEFAULT_DB_URL),
-        help=f"[{DB_URL_ENV}]",
-    )
+    add_database(rebuild)
     rebuild.add_argument(
         "--s3-endpoint",
         type=arguments.http_url,
@@ -83,12 +78,7 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="drop raw trades older than the retention window (their minutes become final)",
         description=__doc__.split("\n\n")[2],
     )
-    prune.add_argument(
-        "--db",
-        type=arguments.database_url,
-        default=os.environ.get(DB_URL_ENV, DEFAULT_DB_URL),
-        help=f"[{DB_URL_ENV}]",
-    )
+    add_database(prune)
     prune.add_argument(
         "--retention-days",
         type=int,
@@ -227,3 +217,13 @@ def trades_between(s3: Any, bucket: str, keys: list[str], start: int, end: int) 
             print(f"s3://{bucket}/{key}: {exc} (skipped, as the Lambda rejected it whole)", file=sys.stderr)
         finally:
             body.close()
+
+
+def add_database(parser: argparse.ArgumentParser) -> None:
+    """``--db``: the database whose raw trades the command works on (both commands alike)."""
+    parser.add_argument(
+        "--db",
+        type=arguments.database_url,
+        default=os.environ.get(DB_URL_ENV, DEFAULT_DB_URL),
+        help=f"[{DB_URL_ENV}]",
+    )

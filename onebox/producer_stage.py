@@ -14,8 +14,9 @@ import asyncio
 import logging
 import sys
 import threading
-import time
 from typing import Any
+
+import msgspec
 
 from contract.errors import CryptotradesError
 from onebox import child
@@ -32,39 +33,9 @@ REPORT_EVERY_S = 0.25
 
 
 def counters_of(stats: Stats, state: str) -> ProducerCounters:
-    """The producer's own counters, as the one-box reports them."""
-    return ProducerCounters(
-        state=state,
-        received=stats.received,
-        duplicates=stats.duplicates,
-        gaps=stats.gaps,
-        backfilled=stats.backfilled,
-        holes=stats.holes,
-        hole_trades=stats.hole_trades,
-        produced=stats.produced,
-        delivery_failures=stats.delivery_failures,
-        producer_restarts=stats.producer_restarts,
-        reconnects=stats.reconnects,
-        rotations=stats.rotations,
-        server_shutdowns=stats.server_shutdowns,
-        bad_frames=stats.bad_frames,
-        rest_requests=stats.rest_requests,
-        rest_rate_limited=stats.rest_rate_limited,
-        buffer_full_waits=stats.buffer_full_waits,
-        pending=stats.pending,
-        connected=stats.connected,
-        connections_open=stats.connections_open,
-        running=stats.running,
-        uptime=round(time.time() - stats.started_at, 1),
-        released=dict(stats.released),
-        confirmed=dict(stats.confirmed),
-        klines_received=stats.klines_received,
-        klines_open=stats.klines_open,
-        kline_duplicates=stats.kline_duplicates,
-        klines_backfilled=stats.klines_backfilled,
-        kline_holes=stats.kline_holes,
-        klines_produced=stats.klines_produced,
-    )
+    """The producer's own counters (its /health snapshot), as the one-box reports them: the
+    fields ``ProducerCounters`` names are taken from the snapshot, the rest left out."""
+    return msgspec.convert({**stats.snapshot(), "state": state}, ProducerCounters)
 
 
 async def produce(settings: ProducerSettings, stop: threading.Event, stats_file: StatsFile) -> None:

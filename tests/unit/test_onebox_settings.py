@@ -187,3 +187,22 @@ def test_the_producer_and_runner_summaries_say_what_their_counts_mean():
     assert "HOLES 1 (7 trades" in ProducerCounters(holes=1, hole_trades=7).summary()
     runner = RunnerCounters(events=2, objects=2, trades=5000, duplicates=5000)
     assert runner.summary() == "events 2, objects 2, trades 5000, 5000 already stored (counted once)"
+
+
+def test_the_one_box_copies_every_producer_counter_it_names_from_the_producer_itself():
+    from onebox.producer_stage import counters_of
+    from onebox.stages import ProducerCounters, StageCounters
+    from producer.stats import COUNTERS, Stats
+
+    stats = Stats()
+    for number, name in enumerate(COUNTERS, 1):
+        setattr(stats, name, number)
+    counters = counters_of(stats, "running")
+    snapshot = stats.snapshot()
+    named = set(ProducerCounters.__struct_fields__) - set(StageCounters.__struct_fields__)
+    # A counter renamed on one side would silently read 0: every name must exist in the snapshot.
+    assert named <= set(snapshot), named - set(snapshot)
+    assert {name: getattr(counters, name) for name in named - {"uptime"}} == {
+        name: snapshot[name] for name in named - {"uptime"}
+    }
+    assert counters.state == "running" and counters.klines_produced == COUNTERS.index("klines_produced") + 1
