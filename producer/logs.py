@@ -22,6 +22,9 @@ _BROKER_AWAY = re.compile(
     re.IGNORECASE,
 )
 _NUMBERS = re.compile(r"\d+")
+# librdkafka's own note on a repeated error ("..., 1 identical error(s) suppressed)"): the line is
+# still the same kind of line, so the note must not make it a new one for the gate.
+_SUPPRESSED_NOTE = re.compile(r", \d+ identical error\(s\) suppressed")
 
 LIBRDKAFKA_LOG_INTERVAL = 30.0  # docs/producer.md promises Kafka problems at most this often
 
@@ -87,7 +90,7 @@ class LibrdkafkaLog:
         if not self._logger.isEnabledFor(level):
             return
         if level > logging.DEBUG:
-            held = self._gate.admit((facility, _NUMBERS.sub("#", text)))
+            held = self._gate.admit((facility, _NUMBERS.sub("#", _SUPPRESSED_NOTE.sub("", text))))
             if held is None:
                 return
             text += held_back(held, self._interval)
